@@ -1,0 +1,74 @@
+"""Shared helpers: run the real snakemake on study configs written to temporary folders."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_config() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def tiny_config(**overrides: Any) -> dict[str, Any]:
+    """The default study shrunk to seconds: 12 images per class, 16x16, two epochs."""
+    config = default_config()
+    config["study"] = "tiny"
+    config["dataset"].update(image_size=[16, 16], max_per_class=12)
+    config["base"]["epochs"] = 2
+    config["base"]["model"].update(filters=[4, 8], dense_units=8)
+    config["factors"] = {
+        "augmentation": copy.deepcopy(config["factors"]["augmentation"]),
+        "regularization": {"none": {}, "dropout": {"model": {"dropout": 0.3}}},
+    }
+    config["design"] = "one-at-a-time"
+    config["baseline"] = {}
+    config["seeds"] = [1, 2]
+    config.update(overrides)
+    return config
+
+
+def write_config(workdir: Path, config: dict[str, Any]) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run snakemake on the project's Snakefile with ``workdir/config.yaml``."""
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
+        *args,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+        )
+    return result
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job in a dry run's output."""
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            jobs.append((line[5:-1], {}))
+        elif line.startswith("wildcards:") and jobs:
+            pairs = line.removeprefix("wildcards:").split(",")
+            jobs[-1][1].update(pair.strip().split("=", 1) for pair in pairs)
+    return jobs

@@ -1,0 +1,68 @@
+import json
+
+import pandas as pd
+import pytest
+from ablate.aggregate import collect_histories, collect_runs, summarise
+
+RUNS = [
+    {"cell": cell, "seed": seed, "levels": {"reg": level}}
+    for cell, level in [("reg-none", "none"), ("reg-dropout", "dropout")]
+    for seed in (1, 2)
+]
+
+
+@pytest.fixture
+def run_files(tmp_path):
+    train, test, history = [], [], []
+    for index, run in enumerate(RUNS):
+        folder = tmp_path / run["cell"] / str(run["seed"])
+        folder.mkdir(parents=True)
+        summary = {
+            "best_epoch": 2, "epochs_run": 3, "best_val_loss": 0.5, "best_val_accuracy": 0.8,
+            "train_seconds": 10.0 + index, "images_per_second": 100.0, "num_params": 1234,
+        }  # fmt: skip
+        metrics = {"accuracy": 0.5 + index / 10, "loss": 1.0, "macro_f1": 0.4, "images": 20}
+        (folder / "train.json").write_text(json.dumps(summary))
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        pd.DataFrame(
+            {"epoch": [0, 1, 2], "accuracy": [0.1, 0.2, 0.3], "val_loss": [3.0, 2.0, 2.5]}
+        ).to_csv(folder / "history.csv", index=False)
+        train.append(folder / "train.json")
+        test.append(folder / "metrics.json")
+        history.append(folder / "history.csv")
+    return train, test, history
+
+
+def test_one_row_per_cell_and_seed_with_factor_columns(run_files):
+    train, test, _ = run_files
+    runs = collect_runs("study-x", RUNS, train, test)
+    assert len(runs) == 4
+    assert list(runs.columns[:4]) == ["study", "cell", "reg", "seed"]
+    assert runs["test_accuracy"].tolist() == pytest.approx([0.5, 0.6, 0.7, 0.8])
+    assert runs.loc[2, "reg"] == "dropout"
+    assert (runs["study"] == "study-x").all()
+
+
+def test_summary_gives_mean_std_and_n_per_cell(run_files):
+    train, test, _ = run_files
+    summary = summarise(collect_runs("s", RUNS, train, test), ["reg"], baseline="reg-none")
+    first = summary.set_index("cell").loc["reg-none"]
+    assert first["test_accuracy_mean"] == pytest.approx(0.55)
+    assert first["test_accuracy_std"] == pytest.approx(0.0707107, rel=1e-5)
+    assert first["n"] == 2
+    assert summary["baseline"].tolist() == [True, False]
+    assert "train_seconds_mean" in summary.columns
+
+
+def test_histories_count_epochs_from_one(run_files):
+    _, _, history = run_files
+    table = collect_histories(RUNS, history)
+    assert len(table) == 12
+    assert list(table.columns[:4]) == ["cell", "reg", "seed", "epoch"]
+    assert sorted(table["epoch"].unique()) == [1, 2, 3]
+
+
+def test_mismatched_inputs_are_an_error(run_files):
+    train, test, _ = run_files
+    with pytest.raises(ValueError):
+        collect_runs("s", RUNS, train[:3], test)

@@ -1,0 +1,139 @@
+import pytest
+from ablate.config import (
+    ConfigError,
+    baseline_levels,
+    cell_name,
+    deep_merge,
+    expand_design,
+    resolve_study,
+)
+
+FACTORS = {
+    "augmentation": {"none": {}, "geometric": {"augmentation": [{"name": "random_flip"}]}},
+    "regularization": {
+        "none": {},
+        "dropout": {"model": {"dropout": 0.3}},
+        "dropout-batchnorm": {"model": {"dropout": 0.3, "batch_norm": True}},
+    },
+}
+BASE = {
+    "model": {"name": "small_convnet", "dropout": 0.0, "batch_norm": False},
+    "augmentation": [],
+    "optimizer": {"name": "adam", "learning_rate": 0.001},
+    "batch_size": 32,
+    "epochs": 3,
+}
+
+
+def study_config(**overrides):
+    return {"study": "s", "base": BASE, "factors": FACTORS, "seeds": [1, 2], **overrides}
+
+
+def test_deep_merge_merges_mappings_and_replaces_everything_else():
+    base = {"model": {"name": "m", "filters": [1, 2]}, "epochs": 3}
+    merged = deep_merge(base, {"model": {"filters": [4]}, "epochs": 5})
+    assert merged == {"model": {"name": "m", "filters": [4]}, "epochs": 5}
+    assert base["model"]["filters"] == [1, 2]  # the base is not modified
+
+
+def test_deep_merge_with_empty_patch_is_a_copy():
+    assert deep_merge(BASE, None) == BASE
+    assert deep_merge(BASE, None) is not BASE
+
+
+def test_cell_name_is_readable_and_path_safe():
+    name = cell_name({"augmentation": "geometric", "regularization": "dropout"})
+    assert name == "augmentation-geometric__regularization-dropout"
+    assert cell_name({}) == "base"
+
+
+def test_full_design_is_the_cartesian_product_in_factor_order():
+    cells = expand_design(FACTORS, "full", baseline_levels(FACTORS, {}))
+    assert len(cells) == 6
+    assert cells[0] == {"augmentation": "none", "regularization": "none"}
+    assert cells[-1] == {"augmentation": "geometric", "regularization": "dropout-batchnorm"}
+    assert len({cell_name(c) for c in cells}) == 6
+
+
+def test_one_at_a_time_changes_each_other_level_alone():
+    baseline = baseline_levels(FACTORS, {"regularization": "dropout"})
+    cells = expand_design(FACTORS, "one-at-a-time", baseline)
+    assert cells == [
+        {"augmentation": "none", "regularization": "dropout"},
+        {"augmentation": "geometric", "regularization": "dropout"},
+        {"augmentation": "none", "regularization": "none"},
+        {"augmentation": "none", "regularization": "dropout-batchnorm"},
+    ]
+
+
+def test_list_design_fills_missing_factors_from_the_baseline_and_drops_duplicates():
+    baseline = baseline_levels(FACTORS, {})
+    listed = [{"augmentation": "geometric"}, {"regularization": "dropout"}, {}, {}]
+    cells = expand_design(FACTORS, "list", baseline, listed)
+    assert cells == [
+        {"augmentation": "geometric", "regularization": "none"},
+        {"augmentation": "none", "regularization": "dropout"},
+        {"augmentation": "none", "regularization": "none"},
+    ]
+
+
+def test_list_design_names_an_unknown_level_and_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"cells\[0\]\.augmentation.*'flip'.*none, geometric"):
+        expand_design(FACTORS, "list", baseline_levels(FACTORS, {}), [{"augmentation": "flip"}])
+
+
+def test_baseline_defaults_to_first_levels_and_rejects_unknown_factors():
+    assert baseline_levels(FACTORS, {}) == {"augmentation": "none", "regularization": "none"}
+    with pytest.raises(ConfigError, match=r"baseline\.optimizer.*no factor"):
+        baseline_levels(FACTORS, {"optimizer": "sgd"})
+
+
+def test_resolve_study_patches_the_base_per_cell():
+    study = resolve_study(study_config())
+    assert next(iter(study.cells)) == study.baseline == "augmentation-none__regularization-none"
+    cell = study.cells["augmentation-geometric__regularization-dropout-batchnorm"]
+    assert cell.settings["model"] == {"name": "small_convnet", "dropout": 0.3, "batch_norm": True}
+    assert cell.settings["augmentation"] == [{"name": "random_flip"}]
+    assert cell.levels == {"augmentation": "geometric", "regularization": "dropout-batchnorm"}
+    assert study.seeds == [1, 2]
+
+
+def test_no_factors_gives_one_base_cell():
+    study = resolve_study({"study": "s", "base": BASE})
+    assert list(study.cells) == ["base"]
+    assert study.baseline == "base"
+
+
+def test_a_typo_in_a_level_patch_names_the_cell_and_the_key():
+    factors = {"regularization": {"none": {}, "dropout": {"model": {"dropuot": 0.3}}}}
+    with pytest.raises(
+        ConfigError, match=r"regularization-dropout.*'dropuot'.*accepted: .*dropout"
+    ):
+        resolve_study(study_config(factors=factors))
+
+
+def test_an_unknown_top_level_setting_in_a_patch_is_named():
+    factors = {"length": {"short": {"epoch": 3}}}
+    with pytest.raises(ConfigError, match=r"length-short.*'epoch' was unexpected"):
+        resolve_study(study_config(factors=factors))
+
+
+def test_a_bad_value_in_a_patch_names_its_key():
+    factors = {"batch": {"zero": {"batch_size": 0}}}
+    with pytest.raises(ConfigError, match=r"key 'batch_size'.*minimum"):
+        resolve_study(study_config(factors=factors))
+
+
+def test_an_unknown_model_lists_the_valid_names():
+    base = deep_merge(BASE, {"model": {"name": "small_convnett"}})
+    with pytest.raises(ConfigError, match=r"unknown model 'small_convnett'.*small_convnet"):
+        resolve_study(study_config(base=base))
+
+
+def test_unknown_augmentation_and_optimizer_names_are_rejected():
+    factors = {"aug": {"x": {"augmentation": [{"name": "random_flipp"}]}}}
+    with pytest.raises(ConfigError, match=r"augmentation\[0\].*'random_flipp'.*random_flip"):
+        resolve_study(study_config(factors=factors))
+    base = deep_merge(BASE, {"optimizer": {"name": "adamm"}})
+    with pytest.raises(ConfigError, match=r"unknown optimizer 'adamm'.*adam, adamw"):
+        resolve_study(study_config(base=base))

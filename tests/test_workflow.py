@@ -1,0 +1,184 @@
+"""End to end: the real snakemake trains real Keras models on a tiny digits study."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import planned_jobs, snakemake, tiny_config, write_config
+from PIL import Image
+
+TINY_CELLS = [
+    "augmentation-none__regularization-none",
+    "augmentation-geometric__regularization-none",
+    "augmentation-none__regularization-dropout",
+]
+SEEDS = [1, 2]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished run of the tiny study (one-at-a-time design: 3 cells x 2 seeds)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, tiny_config())
+    snakemake(workdir, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
+    return workdir
+
+
+def run_dir(workdir, cell, seed):
+    return workdir / "results" / "tiny" / "cells" / cell / f"seed-{seed}"
+
+
+def test_every_artifact_is_written(tiny_run):
+    study = tiny_run / "results" / "tiny"
+    for cell in TINY_CELLS:
+        for seed in SEEDS:
+            folder = run_dir(tiny_run, cell, seed)
+            for name in ("model.keras", "history.csv", "params.yaml", "train.json"):
+                assert (folder / name).stat().st_size > 0, folder / name
+            for name in ("metrics.json", "per_class.csv", "confusion_matrix.csv"):
+                assert (folder / "test" / name).stat().st_size > 0, folder / name
+            for step in ("train", "evaluate"):
+                assert (study / "logs" / step / cell / f"seed-{seed}.log").is_file()
+                assert (study / "benchmarks" / step / cell / f"seed-{seed}.tsv").is_file()
+    for split in ("train", "validation", "test"):
+        assert sorted(p.name for p in (study / "data" / "split" / split).iterdir()) == [
+            str(d) for d in range(10)
+        ]
+    for name in ("val_accuracy", "val_loss", "test_accuracy", "factor_effects"):
+        with Image.open(study / "figures" / f"{name}.png") as figure:
+            assert figure.format == "PNG"
+            assert figure.width >= 400 and figure.height >= 200
+
+
+def test_runs_csv_has_one_row_per_cell_and_seed(tiny_run):
+    runs = pd.read_csv(tiny_run / "results" / "tiny" / "runs.csv")
+    assert list(runs.columns) == [
+        "study", "cell", "augmentation", "regularization", "seed",
+        "test_accuracy", "test_loss", "test_macro_f1", "test_images",
+        "best_epoch", "epochs_run", "best_val_loss", "best_val_accuracy",
+        "train_seconds", "images_per_second", "num_params",
+    ]  # fmt: skip
+    assert sorted(zip(runs["cell"], runs["seed"], strict=True)) == sorted(
+        (cell, seed) for cell in TINY_CELLS for seed in SEEDS
+    )
+    assert (runs["study"] == "tiny").all()
+    assert runs["test_accuracy"].between(0, 1).all()
+    assert runs["best_val_accuracy"].between(0, 1).all()
+    assert (runs["test_loss"] > 0).all()
+    assert (runs["epochs_run"] == 2).all()
+    assert runs["best_epoch"].isin([1, 2]).all()
+    assert (runs["images_per_second"] > 0).all() and (runs["train_seconds"] > 0).all()
+    assert (runs["test_images"] == 20).all()  # 12 per class x 10 classes x 15 % + rounding
+    dropout = runs[runs["regularization"] == "dropout"]
+    assert set(dropout["cell"]) == {"augmentation-none__regularization-dropout"}
+    assert set(runs["augmentation"]) == {"none", "geometric"}
+
+
+def test_summary_csv_covers_every_cell_over_seeds(tiny_run):
+    summary = pd.read_csv(tiny_run / "results" / "tiny" / "summary.csv")
+    assert summary["cell"].tolist() == TINY_CELLS
+    assert (summary["n"] == 2).all()
+    assert summary["baseline"].tolist() == [True, False, False]
+    assert summary["test_accuracy_mean"].between(0, 1).all()
+    assert (summary["test_accuracy_std"] >= 0).all()
+
+
+def test_params_yaml_holds_the_resolved_settings(tiny_run):
+    cell = "augmentation-none__regularization-dropout"
+    params = yaml.safe_load((run_dir(tiny_run, cell, 2) / "params.yaml").read_text())
+    assert params["cell"] == cell and params["seed"] == 2 and params["study"] == "tiny"
+    assert params["levels"] == {"augmentation": "none", "regularization": "dropout"}
+    assert params["model"]["dropout"] == 0.3
+    assert params["model"]["filters"] == [4, 8]
+    assert params["dataset"] == {"image_size": [16, 16], "color_mode": "grayscale"}
+    assert params["epochs"] == 2
+
+
+def test_kept_checkpoint_is_the_epoch_with_the_lowest_validation_loss(tiny_run):
+    from ablate import runtime
+
+    runtime.configure()
+    import keras
+    from ablate.data import evaluation_pipeline, load_split
+
+    folder = run_dir(tiny_run, TINY_CELLS[0], 1)
+    history = pd.read_csv(folder / "history.csv")
+    summary = json.loads((folder / "train.json").read_text())
+    assert summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+    model = keras.models.load_model(folder / "model.keras")
+    validation = load_split(
+        tiny_run / "results/tiny/data/split", "validation",
+        [str(d) for d in range(10)], (16, 16), "grayscale",
+    )  # fmt: skip
+    loss, _ = model.evaluate(evaluation_pipeline(validation, 32), verbose=0)
+    assert loss == pytest.approx(history["val_loss"].min(), rel=1e-4)
+
+
+def test_a_finished_study_is_up_to_date(tiny_run):
+    result = snakemake(tiny_run, "--dry-run")
+    assert planned_jobs(result) == []
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_one_level_reruns_only_the_cells_that_use_it(tiny_run, tmp_path):
+    workdir = tmp_path / "edited"
+    shutil.copytree(tiny_run, workdir, symlinks=True)  # copies mtimes and .snakemake/
+    config = tiny_config()
+    config["factors"]["regularization"]["dropout"]["model"]["dropout"] = 0.5
+    write_config(workdir, config)
+    jobs = planned_jobs(snakemake(workdir, "--dry-run"))
+    retrained = sorted((w["cell"], w["seed"]) for rule, w in jobs if rule == "train")
+    assert retrained == [("augmentation-none__regularization-dropout", "1"),
+                         ("augmentation-none__regularization-dropout", "2")]  # fmt: skip
+    assert sorted(rule for rule, _ in jobs) == sorted(
+        ["train"] * 2 + ["evaluate"] * 2 + ["aggregate", "figures", "all"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("design", "listed", "cells"),
+    [
+        ("full", [], ["augmentation-none__regularization-none",
+                      "augmentation-none__regularization-dropout",
+                      "augmentation-geometric__regularization-none",
+                      "augmentation-geometric__regularization-dropout"]),
+        ("list", [{"augmentation": "geometric", "regularization": "dropout"}],
+         ["augmentation-geometric__regularization-dropout"]),
+    ],
+)  # fmt: skip
+def test_designs_plan_one_train_job_per_cell_and_seed(tmp_path, design, listed, cells):
+    write_config(tmp_path, tiny_config(design=design, cells=listed))
+    jobs = planned_jobs(snakemake(tmp_path, "--dry-run"))
+    trained = sorted((w["cell"], int(w["seed"])) for rule, w in jobs if rule == "train")
+    assert trained == sorted((cell, seed) for cell in cells for seed in SEEDS)
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ({"base": {"epoch": 3}}, ["'epoch' was unexpected"]),
+        ({"design": "fulll"}, ["'fulll' is not one of", "one-at-a-time"]),
+        ({"seeds": [1, "two"]}, ["'two' is not of type 'integer'"]),
+        ({"dataset": {"source": "builtin:digits", "color_mode": "cmyk"}}, ["'cmyk'", "grayscale"]),
+        ({"base": {"model": {"name": "resnet9"}}}, ["unknown model 'resnet9'", "small_convnet"]),
+        ({"baseline": {"augmentation": "flip"}}, ["baseline.augmentation", "none, geometric"]),
+    ],
+)  # fmt: skip
+def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, patch, expected):
+    config = tiny_config()
+    for key, value in patch.items():
+        if key == "base":
+            config["base"] = {**config["base"], **value}
+        else:
+            config[key] = value
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--dry-run", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for text in expected:
+        assert text in output, output[-3000:]
+    assert not (tmp_path / "results").exists()

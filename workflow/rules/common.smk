@@ -1,0 +1,74 @@
+import re
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# The shared package lives in workflow/scripts/ablate: Snakemake puts the scripts folder on
+# every script's path (local, conda or cluster); the Snakefile needs it here too.
+sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
+
+from ablate.config import resolve_study
+
+validate(config, "../schemas/config.schema.yaml")
+STUDY = resolve_study(config)
+
+
+wildcard_constraints:
+    study=re.escape(STUDY.name),
+    cell="|".join(map(re.escape, STUDY.cells)),
+    seed=r"\d+",
+
+
+def run_paths(pattern):
+    """``pattern`` filled in for every cell x seed of the study, cells in design order."""
+    return [
+        pattern.format(study=STUDY.name, cell=cell, seed=seed)
+        for cell in STUDY.cells
+        for seed in STUDY.seeds
+    ]
+
+
+def run_table():
+    """{cell, seed, levels} for every cell x seed, in the order of ``run_paths``."""
+    return [
+        {"cell": cell.name, "seed": seed, "levels": cell.levels}
+        for cell in STUDY.cells.values()
+        for seed in STUDY.seeds
+    ]
+
+
+def final_targets():
+    """The study's tables and figures (called by rule all, once every rule exists)."""
+    return expand([*rules.aggregate.output, *rules.figures.output], study=STUDY.name)
+
+
+def dataset_images(wildcards):
+    return {
+        "image_size": config["dataset"]["image_size"],
+        "color_mode": config["dataset"]["color_mode"],
+    }
+
+
+def split_settings(wildcards):
+    return {
+        "fractions": {
+            name: config["dataset"]["split"][name]
+            for name in ("train", "validation", "test")
+        },
+        "seed": config["dataset"]["split"]["seed"],
+        "max_per_class": config["dataset"]["max_per_class"],
+    }
+
+
+def cell_settings(wildcards):
+    return STUDY.cells[wildcards.cell].settings
+
+
+def cell_description(wildcards):
+    cell = STUDY.cells[wildcards.cell]
+    return {"study": STUDY.name, "cell": cell.name, "levels": cell.levels}
+
+
+def cell_batch_size(wildcards):
+    return STUDY.cells[wildcards.cell].settings["batch_size"]

@@ -1,0 +1,47 @@
+rule train:
+    input:
+        split="results/{study}/data/split",
+        manifest="results/{study}/data/manifest.csv",
+    output:
+        model="results/{study}/cells/{cell}/seed-{seed}/model.keras",
+        history="results/{study}/cells/{cell}/seed-{seed}/history.csv",
+        params="results/{study}/cells/{cell}/seed-{seed}/params.yaml",
+        summary="results/{study}/cells/{cell}/seed-{seed}/train.json",
+    log:
+        "results/{study}/logs/train/{cell}/seed-{seed}.log",
+    benchmark:
+        "results/{study}/benchmarks/train/{cell}/seed-{seed}.tsv"
+    conda:
+        "../../envs/ablate.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        settings=cell_settings,
+        dataset=dataset_images,
+        description=cell_description,
+    script:
+        "../scripts/train.py"
+
+
+rule evaluate:
+    input:
+        model="results/{study}/cells/{cell}/seed-{seed}/model.keras",
+        split="results/{study}/data/split",
+        manifest="results/{study}/data/manifest.csv",
+    output:
+        metrics="results/{study}/cells/{cell}/seed-{seed}/test/metrics.json",
+        per_class="results/{study}/cells/{cell}/seed-{seed}/test/per_class.csv",
+        confusion="results/{study}/cells/{cell}/seed-{seed}/test/confusion_matrix.csv",
+    log:
+        "results/{study}/logs/evaluate/{cell}/seed-{seed}.log",
+    benchmark:
+        "results/{study}/benchmarks/evaluate/{cell}/seed-{seed}.tsv"
+    conda:
+        "../../envs/ablate.yaml"
+    threads: 1
+    params:
+        dataset=dataset_images,
+        batch_size=cell_batch_size,
+    script:
+        "../scripts/evaluate.py"

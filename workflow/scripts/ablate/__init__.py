@@ -1,0 +1,1 @@
+"""ablate: image-classification ablation studies."""

@@ -1,0 +1,166 @@
+"""Turn a validated study config into cells: design expansion, patching, naming, checks.
+
+Nothing here imports TensorFlow: this runs every time the Snakefile is parsed.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ablate.augment import AUGMENTATIONS
+from ablate.models import check_model_spec
+from ablate.optimizers import OPTIMIZERS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+BASE_CELL = "base"
+
+
+class ConfigError(ValueError):
+    """A study config that is well-formed YAML but cannot describe a study."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    levels: dict[str, str]  # factor -> level, in factor order
+    settings: dict[str, Any]  # the fully resolved training setup
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    factors: list[str]
+    cells: dict[str, Cell]  # cell name -> cell, in design order
+    seeds: list[int]
+    baseline: str  # name of the baseline cell
+
+
+def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Copy of ``base`` with ``patch`` applied: mappings merge key by key, other values replace."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in (patch or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def cell_name(levels: Mapping[str, str]) -> str:
+    """Readable, path-safe name: ``augmentation-geometric__regularization-dropout``."""
+    if not levels:
+        return BASE_CELL
+    return "__".join(f"{factor}-{level}" for factor, level in levels.items())
+
+
+def _check_levels(
+    factors: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, str], where: str
+) -> None:
+    for factor, level in chosen.items():
+        if factor not in factors:
+            raise ConfigError(
+                f"config key '{where}.{factor}': no factor named '{factor}'; "
+                f"factors are: {', '.join(factors) or 'none'}."
+            )
+        if level not in factors[factor]:
+            raise ConfigError(
+                f"config key '{where}.{factor}': factor '{factor}' has no level '{level}'; "
+                f"its levels are: {', '.join(factors[factor])}."
+            )
+
+
+def baseline_levels(
+    factors: Mapping[str, Mapping[str, Any]], baseline: Mapping[str, str]
+) -> dict[str, str]:
+    """The baseline cell's levels: as given, else the first level of each factor."""
+    _check_levels(factors, baseline, "baseline")
+    return {factor: baseline.get(factor, next(iter(levels))) for factor, levels in factors.items()}
+
+
+def expand_design(
+    factors: Mapping[str, Mapping[str, Any]],
+    design: str,
+    baseline: Mapping[str, str],
+    listed: list[Mapping[str, str]] | None = None,
+) -> list[dict[str, str]]:
+    """The cells of a design, each as {factor: level} in factor order, without duplicates."""
+    if design == "full":
+        combos = itertools.product(*(list(levels) for levels in factors.values()))
+        cells = [dict(zip(factors, combo, strict=True)) for combo in combos]
+    elif design == "one-at-a-time":
+        cells = [dict(baseline)]
+        for factor, levels in factors.items():
+            cells += [{**baseline, factor: level} for level in levels if level != baseline[factor]]
+    elif design == "list":
+        if not listed:
+            raise ConfigError("config key 'cells': design 'list' needs at least one cell.")
+        cells = []
+        for index, chosen in enumerate(listed):
+            _check_levels(factors, chosen, f"cells[{index}]")
+            cells.append({factor: chosen.get(factor, baseline[factor]) for factor in factors})
+    else:
+        raise ConfigError(
+            f"config key 'design': unknown design '{design}'; use full, one-at-a-time or list."
+        )
+    unique: dict[str, dict[str, str]] = {}
+    for levels in cells:
+        unique.setdefault(cell_name(levels), levels)
+    return list(unique.values())
+
+
+@cache
+def _settings_validator() -> jsonschema.protocols.Validator:
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    settings = {"$defs": schema["$defs"], "$ref": "#/$defs/settings"}
+    return jsonschema.validators.validator_for(schema)(settings)
+
+
+def check_settings(settings: Mapping[str, Any], where: str) -> None:
+    """Validate one cell's resolved settings against the schema and the registries."""
+    error = jsonschema.exceptions.best_match(_settings_validator().iter_errors(settings))
+    if error is not None:
+        key = ".".join(str(part) for part in error.absolute_path)
+        raise ConfigError(f"{where}, key '{key}': {error.message}")
+    try:
+        check_model_spec(settings["model"])
+        for position, spec in enumerate(settings.get("augmentation", [])):
+            if spec["name"] not in AUGMENTATIONS:
+                raise ValueError(
+                    f"augmentation[{position}]: " + AUGMENTATIONS.unknown_message(spec["name"])
+                )
+        if "optimizer" in settings:
+            OPTIMIZERS.get(settings["optimizer"]["name"])
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def resolve_study(config: Mapping[str, Any]) -> Study:
+    """Cells with fully resolved settings from a schema-validated config (defaults filled in)."""
+    factors = {name: dict(levels) for name, levels in config.get("factors", {}).items()}
+    baseline = baseline_levels(factors, config.get("baseline", {}))
+    designed = expand_design(factors, config.get("design", "full"), baseline, config.get("cells"))
+    check_settings(config["base"], "config key 'base'")
+    cells = {}
+    for levels in designed:
+        settings = config["base"]
+        for factor, level in levels.items():
+            settings = deep_merge(settings, factors[factor][level])
+        name = cell_name(levels)
+        check_settings(settings, f"cell '{name}' (factor levels patch 'base')")
+        cells[name] = Cell(name=name, levels=levels, settings=settings)
+    return Study(
+        name=config["study"],
+        factors=list(factors),
+        cells=cells,
+        seeds=list(config.get("seeds", [1])),
+        baseline=cell_name(baseline),
+    )

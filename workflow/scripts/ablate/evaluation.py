@@ -1,0 +1,47 @@
+"""Score a trained model's best checkpoint on the test split."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ablate import runtime
+from ablate.metrics import score
+from ablate.split import class_names as read_class_names
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_model(
+    *,
+    model_path: str | Path,
+    split_dir: str | Path,
+    manifest: str | Path,
+    dataset: Mapping[str, Any],
+    batch_size: int,
+    metrics_path: str | Path,
+    per_class_path: str | Path,
+    confusion_path: str | Path,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    runtime.configure(threads=threads)
+    import keras
+
+    from ablate.data import evaluation_pipeline, load_split
+
+    classes = read_class_names(manifest)
+    model = keras.models.load_model(model_path)
+    test = load_split(split_dir, "test", classes, dataset["image_size"], dataset["color_mode"])
+    labels = np.concatenate([batch_labels.numpy() for _, batch_labels in test.batch(1024)])
+    probabilities = model.predict(evaluation_pipeline(test, batch_size), verbose=0)
+    result = score(labels, probabilities, classes)
+    Path(metrics_path).write_text(json.dumps(result.overall, indent=2) + "\n")
+    result.per_class.to_csv(per_class_path, index=False)
+    result.confusion.to_csv(confusion_path)
+    log.info("test metrics: %s", result.overall)
+    return result.overall

@@ -1,0 +1,17 @@
+"""Score the best checkpoint of one cell x seed on the test split."""
+
+from ablate.evaluation import evaluate_model
+from ablate.logs import log_to
+
+with log_to(snakemake.log[0]):
+    evaluate_model(
+        model_path=snakemake.input.model,
+        split_dir=snakemake.input.split,
+        manifest=snakemake.input.manifest,
+        dataset=snakemake.params.dataset,
+        batch_size=snakemake.params.batch_size,
+        threads=snakemake.threads,
+        metrics_path=snakemake.output.metrics,
+        per_class_path=snakemake.output.per_class,
+        confusion_path=snakemake.output.confusion,
+    )

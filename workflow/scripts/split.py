@@ -1,0 +1,13 @@
+"""Split the class folders into train/validation/test folders plus a manifest."""
+
+from ablate.logs import log_to
+from ablate.split import split_dataset
+
+with log_to(snakemake.log[0]) as log:
+    manifest = split_dataset(
+        raw_dir=snakemake.input[0],
+        split_dir=snakemake.output.split,
+        manifest_path=snakemake.output.manifest,
+        **snakemake.params.split,
+    )
+    log.info("images per split:\n%s", manifest.groupby(["split", "class"]).size().unstack())

@@ -1,0 +1,19 @@
+"""Train one cell with one seed and keep its best checkpoint."""
+
+from ablate.logs import log_to
+from ablate.training import train_cell
+
+with log_to(snakemake.log[0]):
+    train_cell(
+        split_dir=snakemake.input.split,
+        manifest=snakemake.input.manifest,
+        settings=snakemake.params.settings,
+        dataset=snakemake.params.dataset,
+        description=snakemake.params.description,
+        seed=int(snakemake.wildcards.seed),
+        threads=snakemake.threads,
+        model_path=snakemake.output.model,
+        history_path=snakemake.output.history,
+        params_path=snakemake.output.params,
+        summary_path=snakemake.output.summary,
+    )
