@@ -25,8 +25,14 @@ BASE = {
 }
 
 
+DATASET = {"source": "builtin:digits", "split": {"train": 0.7, "validation": 0.15, "test": 0.15}}
+
+
 def study_config(**overrides):
-    return {"study": "s", "base": BASE, "factors": FACTORS, "seeds": [1, 2], **overrides}
+    return {
+        "study": "s", "dataset": DATASET, "base": BASE, "factors": FACTORS, "seeds": [1, 2],
+        **overrides,
+    }  # fmt: skip
 
 
 def test_deep_merge_merges_mappings_and_replaces_everything_else():
@@ -99,7 +105,7 @@ def test_resolve_study_patches_the_base_per_cell():
 
 
 def test_no_factors_gives_one_base_cell():
-    study = resolve_study({"study": "s", "base": BASE})
+    study = resolve_study({"study": "s", "dataset": DATASET, "base": BASE})
     assert list(study.cells) == ["base"]
     assert study.baseline == "base"
 
@@ -137,3 +143,20 @@ def test_unknown_augmentation_and_optimizer_names_are_rejected():
     base = deep_merge(BASE, {"optimizer": {"name": "adamm"}})
     with pytest.raises(ConfigError, match=r"unknown optimizer 'adamm'.*adam, adamw"):
         resolve_study(study_config(base=base))
+
+
+def test_split_fractions_must_add_up_to_one():
+    dataset = {**DATASET, "split": {"train": 0.7, "validation": 0.2, "test": 0.2}}
+    with pytest.raises(ConfigError, match=r"dataset\.split.*must be 1, not 1\.1"):
+        resolve_study(study_config(dataset=dataset))
+
+
+def test_schema_problem_names_the_key_and_the_allowed_keys():
+    from ablate.config import schema_problem
+
+    config = study_config(base={**BASE, "epoch": 3})
+    problem = schema_problem(config)
+    assert "key 'base'" in problem and "'epoch' was unexpected" in problem
+    assert "Allowed keys here: model, augmentation, optimizer, batch_size, epochs" in problem
+    assert schema_problem(study_config()) is None
+    assert "key 'seeds.1'" in schema_problem(study_config(seeds=[1, "x"]))

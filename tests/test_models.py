@@ -55,7 +55,7 @@ def test_every_augmentation_keeps_the_batch_shape(name):
         "random_brightness": {"factor": 0.2},
     }[name]
     augmentation = build_augmentation([{"name": name, **options}], seed=1)
-    images = np.random.default_rng(0).uniform(0, 255, size=(4, 16, 16, 3)).astype("float32")
+    images = np.random.default_rng(0).uniform(0, 255, size=(16, 16, 16, 3)).astype("float32")
     augmented = np.asarray(augmentation(images, training=True))
     assert augmented.shape == images.shape
     assert not np.allclose(augmented, images)  # it really changes the images

@@ -87,5 +87,5 @@ def test_unknown_source_kind_and_builtin_list_the_valid_ones(tmp_path):
 
 
 def test_manifest_columns(digits, tmp_path):
-    split_dataset(digits, tmp_path / "s", tmp_path / "m.csv", FRACTIONS, seed=1, max_per_class=5)
+    split_dataset(digits, tmp_path / "s", tmp_path / "m.csv", FRACTIONS, seed=1, max_per_class=10)
     assert list(pd.read_csv(tmp_path / "m.csv").columns) == ["file", "class", "split"]

@@ -72,7 +72,9 @@ def test_runs_csv_has_one_row_per_cell_and_seed(tiny_run):
     assert (runs["epochs_run"] == 2).all()
     assert runs["best_epoch"].isin([1, 2]).all()
     assert (runs["images_per_second"] > 0).all() and (runs["train_seconds"] > 0).all()
-    assert (runs["test_images"] == 20).all()  # 12 per class x 10 classes x 15 % + rounding
+    manifest = pd.read_csv(tiny_run / "results" / "tiny" / "data" / "manifest.csv")
+    assert len(manifest) == 120  # 12 per class
+    assert (runs["test_images"] == (manifest["split"] == "test").sum()).all()
     dropout = runs[runs["regularization"] == "dropout"]
     assert set(dropout["cell"]) == {"augmentation-none__regularization-dropout"}
     assert set(runs["augmentation"]) == {"none", "geometric"}

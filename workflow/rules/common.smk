@@ -8,8 +8,14 @@ from snakemake.utils import validate
 # every script's path (local, conda or cluster); the Snakefile needs it here too.
 sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
-from ablate.config import resolve_study
+from ablate.config import ConfigError, resolve_study, schema_problem
 
+if problem := schema_problem(config):
+    # One line naming the key, before snakemake's own (verbose) validation.
+    raise ConfigError(
+        f"config ({', '.join(map(str, workflow.configfiles))}): {problem} "
+        "Every key is documented in workflow/schemas/config.schema.yaml."
+    )
 validate(config, "../schemas/config.schema.yaml")
 STUDY = resolve_study(config)
 

@@ -118,18 +118,31 @@ def expand_design(
 
 
 @cache
-def _settings_validator() -> jsonschema.protocols.Validator:
+def _validator(definition: str | None = None) -> jsonschema.protocols.Validator:
+    """Validator of the whole config schema, or of one of its ``$defs``."""
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    settings = {"$defs": schema["$defs"], "$ref": "#/$defs/settings"}
-    return jsonschema.validators.validator_for(schema)(settings)
+    if definition is not None:
+        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def schema_problem(instance: Any, definition: str | None = None, prefix: str = "") -> str | None:
+    """The most relevant schema violation in one line, naming the key; None if valid."""
+    error = jsonschema.exceptions.best_match(_validator(definition).iter_errors(instance))
+    if error is None:
+        return None
+    key = ".".join([prefix, *map(str, error.absolute_path)]).strip(".") or "(top level)"
+    hint = ""
+    if error.validator == "additionalProperties" and "properties" in error.schema:
+        hint = f" Allowed keys here: {', '.join(error.schema['properties'])}."
+    return f"key '{key}': {error.message}.{hint}"
 
 
 def check_settings(settings: Mapping[str, Any], where: str) -> None:
     """Validate one cell's resolved settings against the schema and the registries."""
-    error = jsonschema.exceptions.best_match(_settings_validator().iter_errors(settings))
-    if error is not None:
-        key = ".".join(str(part) for part in error.absolute_path)
-        raise ConfigError(f"{where}, key '{key}': {error.message}")
+    problem = schema_problem(settings, "settings")
+    if problem is not None:
+        raise ConfigError(f"{where}, {problem}")
     try:
         check_model_spec(settings["model"])
         for position, spec in enumerate(settings.get("augmentation", [])):
@@ -143,8 +156,17 @@ def check_settings(settings: Mapping[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: {error}") from None
 
 
+def check_split(split: Mapping[str, float]) -> None:
+    total = split["train"] + split["validation"] + split["test"]
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError(
+            f"config key 'dataset.split': train + validation + test must be 1, not {total:g}."
+        )
+
+
 def resolve_study(config: Mapping[str, Any]) -> Study:
     """Cells with fully resolved settings from a schema-validated config (defaults filled in)."""
+    check_split(config["dataset"]["split"])
     factors = {name: dict(levels) for name, levels in config.get("factors", {}).items()}
     baseline = baseline_levels(factors, config.get("baseline", {}))
     designed = expand_design(factors, config.get("design", "full"), baseline, config.get("cells"))
