@@ -120,6 +120,15 @@ def test_kept_checkpoint_is_the_epoch_with_the_lowest_validation_loss(tiny_run):
     assert loss == pytest.approx(history["val_loss"].min(), rel=1e-4)
 
 
+def test_snakemake_report_holds_every_figure_and_table(tiny_run, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake(tiny_run, "--report", str(report))
+    html = report.read_text()
+    for name in ("val_accuracy.png", "val_loss.png", "test_accuracy.png", "factor_effects.png",
+                 "runs.csv", "summary.csv"):  # fmt: skip
+        assert name in html, name
+
+
 def test_a_finished_study_is_up_to_date(tiny_run):
     result = snakemake(tiny_run, "--dry-run")
     assert planned_jobs(result) == []
