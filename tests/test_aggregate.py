@@ -2,6 +2,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from ablate.aggregate import collect_histories, collect_runs, summarise
 
 RUNS = [

@@ -1,4 +1,5 @@
 import pytest
+
 from ablate.config import (
     ConfigError,
     baseline_levels,
@@ -143,6 +144,15 @@ def test_unknown_augmentation_and_optimizer_names_are_rejected():
     base = deep_merge(BASE, {"optimizer": {"name": "adamm"}})
     with pytest.raises(ConfigError, match=r"unknown optimizer 'adamm'.*adam, adamw"):
         resolve_study(study_config(base=base))
+    factors = {"mix": {"x": {"mixing": {"name": "cutmixx"}}}}
+    with pytest.raises(ConfigError, match=r"unknown mixing 'cutmixx'.*cutmix, mixup"):
+        resolve_study(study_config(factors=factors))
+
+
+def test_plateau_reduction_and_a_schedule_do_not_mix():
+    factors = {"lr": {"x": {"schedule": {"name": "cosine"}, "reduce_lr_on_plateau": {}}}}
+    with pytest.raises(ConfigError, match=r"lr-x.*reduce_lr_on_plateau needs schedule 'constant'"):
+        resolve_study(study_config(factors=factors))
 
 
 def test_split_fractions_must_add_up_to_one():
@@ -157,6 +167,7 @@ def test_schema_problem_names_the_key_and_the_allowed_keys():
     config = study_config(base={**BASE, "epoch": 3})
     problem = schema_problem(config)
     assert "key 'base'" in problem and "'epoch' was unexpected" in problem
-    assert "Allowed keys here: model, augmentation, optimizer, batch_size, epochs" in problem
+    assert "Allowed keys here: model, augmentation, optimizer," in problem
+    assert "batch_size, epochs." in problem
     assert schema_problem(study_config()) is None
     assert "key 'seeds.1'" in schema_problem(study_config(seeds=[1, "x"]))

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from ablate.metrics import score
 
 CLASSES = ["cat", "dog", "fox"]

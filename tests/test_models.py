@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from ablate import runtime
 from ablate.augment import AUGMENTATIONS, build_augmentation
 from ablate.models import MODELS, build_model, check_model_spec
@@ -46,14 +47,22 @@ def test_unknown_model_name_and_argument_are_explained():
 
 @pytest.mark.parametrize("name", AUGMENTATIONS.names())
 def test_every_augmentation_keeps_the_batch_shape(name):
-    options = {
-        "random_flip": {},
+    options = {  # layers whose defaults would leave images unchanged get an argument
         "random_rotation": {"factor": 0.1},
         "random_zoom": {"height_factor": 0.1},
         "random_translation": {"height_factor": 0.1, "width_factor": 0.1},
+        "random_shear": {"x_factor": 0.3},
         "random_contrast": {"factor": 0.2},
         "random_brightness": {"factor": 0.2},
-    }[name]
+        "random_hue": {"factor": 0.3},
+        "random_saturation": {"factor": 0.3},
+        "random_sharpness": {"factor": 0.5},
+        "random_posterization": {"factor": (1, 4)},
+        "random_color_degeneration": {"factor": 0.5},
+        "random_color_jitter": {"brightness_factor": 0.3},
+        "random_grayscale": {"factor": 1.0},
+        "solarization": {"threshold_factor": 0.5},
+    }.get(name, {})
     augmentation = build_augmentation([{"name": name, **options}], seed=1)
     images = np.random.default_rng(0).uniform(0, 255, size=(16, 16, 16, 3)).astype("float32")
     augmented = np.asarray(augmentation(images, training=True))
@@ -76,3 +85,32 @@ def test_every_optimizer_builds_with_its_learning_rate(name):
 def test_bad_optimizer_argument_is_named():
     with pytest.raises(ValueError, match="optimizer 'sgd'"):
         build_optimizer({"name": "sgd", "learning_rat": 0.01})
+
+
+def test_cifar_cnn_versions_follow_the_write_up():
+    v2 = build_model({"name": "cifar_cnn"}, (32, 32, 3), 10)
+    v4 = build_model(
+        {"name": "cifar_cnn", "dropout": [0.2, 0.3, 0.4], "head_dropout": 0.5,
+         "batch_norm": True, "l2": 1e-5, "initializer": "he_normal"},
+        (32, 32, 3), 10,
+    )  # fmt: skip
+    assert layer_kinds(v2).count("Conv2D") == 6 and "Dropout" not in layer_kinds(v2)
+    assert layer_kinds(v4).count("Dropout") == 4
+    assert layer_kinds(v4).count("BatchNormalization") == 6
+    assert len(v4.losses) == 7  # L2 on six convolutions and the hidden dense layer
+    with pytest.raises(ValueError, match="one rate per block"):
+        build_model({"name": "cifar_cnn", "dropout": [0.2]}, (32, 32, 3), 10)
+
+
+def test_resnet20_first_layer_variants():
+    small = build_model({"name": "resnet20", "stage_filters": [8, 16, 32]}, (32, 32, 3), 5)
+    large = build_model(
+        {"name": "resnet20", "stage_filters": [8, 16, 32], "first_layer": "7x7_maxpool"},
+        (32, 32, 3), 5,
+    )  # fmt: skip
+    assert small.get_layer("stem_conv").kernel_size == (3, 3)
+    assert large.get_layer("stem_conv").kernel_size == (7, 7)
+    assert "stem_extra_pool" in [layer.name for layer in large.layers]
+    assert layer_kinds(small).count("Add") == 6  # two residual blocks per stage
+    with pytest.raises(ValueError, match="first_layer must be '3x3' or '7x7_maxpool'"):
+        build_model({"name": "resnet20", "first_layer": "5x5"}, (32, 32, 3), 5)

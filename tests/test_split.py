@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from ablate.sources import fetch
 from ablate.split import SPLITS, class_names, split_dataset
 

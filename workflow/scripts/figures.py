@@ -1,6 +1,7 @@
 """Draw the comparison figures from the aggregated tables."""
 
 import pandas as pd
+
 from ablate import figures
 from ablate.logs import log_to
 

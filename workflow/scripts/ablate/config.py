@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ablate.augment import AUGMENTATIONS
+from ablate.augment import AUGMENTATIONS, MIXINGS
 from ablate.models import check_model_spec
 from ablate.optimizers import OPTIMIZERS
 
@@ -138,11 +138,32 @@ def schema_problem(instance: Any, definition: str | None = None, prefix: str = "
     return f"key '{key}': {error.message}.{hint}"
 
 
-def check_settings(settings: Mapping[str, Any], where: str) -> None:
-    """Validate one cell's resolved settings against the schema and the registries."""
+@cache
+def _defaults_filler() -> jsonschema.protocols.Validator:
+    """Validator of ``$defs/settings`` that also writes each missing key's default."""
+    base = type(_validator("settings"))
+
+    def fill_then_check(validator: Any, properties: Any, instance: Any, schema: Any) -> Any:
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    filler = jsonschema.validators.extend(base, {"properties": fill_then_check})
+    return filler(_validator("settings").schema)
+
+
+def check_settings(settings: dict[str, Any], where: str) -> None:
+    """Fill in schema defaults, then validate against the schema and the registries.
+
+    Defaults are filled after patching, so a level like ``early_stopping: {}`` means
+    "on, with the documented defaults".
+    """
     problem = schema_problem(settings, "settings")
     if problem is not None:
         raise ConfigError(f"{where}, {problem}")
+    _defaults_filler().validate(settings)
     try:
         check_model_spec(settings["model"])
         for position, spec in enumerate(settings.get("augmentation", [])):
@@ -152,6 +173,14 @@ def check_settings(settings: Mapping[str, Any], where: str) -> None:
                 )
         if "optimizer" in settings:
             OPTIMIZERS.get(settings["optimizer"]["name"])
+        if settings.get("mixing") is not None:
+            MIXINGS.get(settings["mixing"]["name"])
+        schedule = settings.get("schedule") or {"name": "constant"}
+        if settings.get("reduce_lr_on_plateau") is not None and schedule["name"] != "constant":
+            raise ValueError(
+                f"reduce_lr_on_plateau needs schedule 'constant', not '{schedule['name']}': "
+                "a plateau cannot lower a rate that a schedule sets."
+            )
     except ValueError as error:
         raise ConfigError(f"{where}: {error}") from None
 
@@ -170,7 +199,7 @@ def resolve_study(config: Mapping[str, Any]) -> Study:
     factors = {name: dict(levels) for name, levels in config.get("factors", {}).items()}
     baseline = baseline_levels(factors, config.get("baseline", {}))
     designed = expand_design(factors, config.get("design", "full"), baseline, config.get("cells"))
-    check_settings(config["base"], "config key 'base'")
+    check_settings(copy.deepcopy(config["base"]), "config key 'base'")
     cells = {}
     for levels in designed:
         settings = config["base"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +40,33 @@ def training_pipeline(
     dataset: tf.data.Dataset,
     batch_size: int,
     seed: int,
+    num_classes: int,
     augmentation: Any | None = None,
+    mixing: Callable[[Any, Any], tuple[Any, Any]] | None = None,
 ) -> tf.data.Dataset:
-    """Reshuffled every epoch, batched, augmented (training batches only), prefetched."""
+    """Reshuffled every epoch, batched, one-hot, augmented and mixed, prefetched.
+
+    Augmentation and mixing touch training batches only.
+    """
     size = int(dataset.cardinality())
     dataset = dataset.shuffle(max(size, 1), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+    dataset = one_hot(dataset.batch(batch_size), num_classes)
     if augmentation is not None:
         dataset = dataset.map(
             lambda images, labels: (augmentation(images, training=True), labels),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
+    if mixing is not None:
+        dataset = dataset.map(mixing, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def one_hot(dataset: tf.data.Dataset, num_classes: int) -> tf.data.Dataset:
+    """Integer labels as one-hot float32 rows (what mixing and label smoothing need)."""
+    return dataset.map(
+        lambda images, labels: (images, tf.one_hot(labels, num_classes)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
 
 
 def evaluation_pipeline(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:

@@ -54,6 +54,125 @@ def small_convnet(
     return keras.Model(inputs, outputs, name="small_convnet")
 
 
+@MODELS.register()
+def cifar_cnn(
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    filters: Sequence[int] = (32, 64, 128),
+    dense_units: int = 128,
+    dropout: Sequence[float] | None = None,
+    head_dropout: float = 0.0,
+    batch_norm: bool = False,
+    l2: float = 0.0,
+    initializer: str = "glorot_uniform",
+) -> Any:
+    """S5's CIFAR-10 network: blocks of two 3x3 convs and a max-pool, Dense, softmax.
+
+    v2 is the default; v3 sets ``dropout`` (one rate per block, e.g. [0.2, 0.3, 0.4]) and
+    ``head_dropout``; v4 adds ``batch_norm`` after every convolution. Inputs are scaled
+    to [-1, 1] as in the write-up.
+    """
+    import keras
+    from keras import layers
+
+    if dropout is not None and len(dropout) != len(filters):
+        raise ValueError(f"cifar_cnn: dropout needs one rate per block ({len(filters)}).")
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    conv_options = {
+        "padding": "same",
+        "kernel_initializer": initializer,
+        "kernel_regularizer": regularizer,
+        "use_bias": not batch_norm,
+    }
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
+    for block, width in enumerate(filters, start=1):
+        for conv in (1, 2):
+            x = layers.Conv2D(width, 3, name=f"block{block}_conv{conv}", **conv_options)(x)
+            if batch_norm:
+                x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.Activation("relu", name=f"block{block}_relu{conv}")(x)
+        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+        if dropout is not None and dropout[block - 1]:
+            x = layers.Dropout(dropout[block - 1], name=f"block{block}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(
+        dense_units,
+        activation="relu",
+        kernel_initializer=initializer,
+        kernel_regularizer=regularizer,
+        name="hidden",
+    )(x)
+    if head_dropout:
+        x = layers.Dropout(head_dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="classes")(x)
+    return keras.Model(inputs, outputs, name="cifar_cnn")
+
+
+def _conv_bn(x: Any, filters: int, name: str, relu: bool = True) -> Any:
+    from keras import layers
+
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
+
+
+def _residual_block(x: Any, filters: int, name: str, project: bool) -> Any:
+    """Three 3x3 conv+BN; the shortcut is a conv+BN projection or the identity."""
+    from keras import layers
+
+    shortcut = x
+    if project:
+        shortcut = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_proj_conv")(x)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    y = _conv_bn(x, filters, f"{name}_a")
+    y = _conv_bn(y, filters, f"{name}_b")
+    y = _conv_bn(y, filters, f"{name}_c", relu=False)
+    y = layers.Add(name=f"{name}_add")([y, shortcut])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+@MODELS.register()
+def resnet20(
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    first_layer: str = "3x3",
+    stem_filters: int = 64,
+    stage_filters: Sequence[int] = (128, 256, 512),
+) -> Any:
+    """S4's "ResNet20" as written there: a stem, then per stage a projection block, an
+    identity block and a max-pool, global average pooling, softmax.
+
+    ``first_layer``: '3x3' (3x3 conv, max-pool) or '7x7_maxpool' (7x7 conv and an extra
+    max-pool, the write-up's weaker variant).
+    """
+    import keras
+    from keras import layers
+
+    if first_layer not in ("3x3", "7x7_maxpool"):
+        raise ValueError(
+            f"resnet20: first_layer must be '3x3' or '7x7_maxpool', not {first_layer!r}."
+        )
+    kernel = 3 if first_layer == "3x3" else 7
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = layers.Conv2D(stem_filters, kernel, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    x = layers.MaxPooling2D(name="stem_pool")(x)
+    if first_layer == "7x7_maxpool":
+        x = layers.MaxPooling2D(name="stem_extra_pool")(x)
+    for stage, filters in enumerate(stage_filters, start=1):
+        x = _residual_block(x, filters, f"stage{stage}_conv_block", project=True)
+        x = _residual_block(x, filters, f"stage{stage}_identity_block", project=False)
+        x = layers.MaxPooling2D(padding="same", name=f"stage{stage}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="classes")(x)
+    return keras.Model(inputs, outputs, name="resnet20")
+
+
 def check_model_spec(spec: dict[str, Any]) -> None:
     """Raise ValueError for an unknown model name or argument, without building anything."""
     options = {k: v for k, v in spec.items() if k != "name"}

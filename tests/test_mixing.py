@@ -1,0 +1,67 @@
+"""CutMix and MixUp: soft labels that add up to one and match what was pasted."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ablate import runtime
+from ablate.augment import build_mixing
+from ablate.optimizers import learning_rate
+
+runtime.configure()
+BATCH, SIZE = 8, 32
+# Keras weighs labels by the continuous box while pasting whole pixels: they agree to
+# within one row and one column of the image.
+PIXEL_TOLERANCE = 2 / SIZE
+
+
+def constant_batch():
+    """Image i is filled with the value i and labelled class i."""
+    images = np.repeat(np.arange(BATCH, dtype="float32"), SIZE * SIZE * 3)
+    images = images.reshape(BATCH, SIZE, SIZE, 3)
+    return tf.constant(images), tf.one_hot(np.arange(BATCH), BATCH)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cutmix_label_weight_matches_the_pasted_area(seed):
+    mix = build_mixing({"name": "cutmix", "probability": 1.0}, seed=seed)
+    images, labels = constant_batch()
+    mixed_images, mixed_labels = (np.asarray(t) for t in mix(images, labels))
+    np.testing.assert_allclose(mixed_labels.sum(axis=1), 1.0, rtol=1e-6)
+    for index in range(BATCH):
+        values = mixed_images[index, :, :, 0]
+        kept = np.mean(values == index)
+        assert mixed_labels[index, index] == pytest.approx(kept, abs=PIXEL_TOLERANCE)
+        for other in set(np.unique(values).astype(int)) - {index}:
+            pasted = np.mean(values == other)
+            assert mixed_labels[index, other] == pytest.approx(pasted, abs=PIXEL_TOLERANCE)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mixup_blends_images_and_labels_with_one_weight(seed):
+    mix = build_mixing({"name": "mixup", "alpha": 0.4}, seed=seed)
+    images, labels = constant_batch()
+    mixed_images, mixed_labels = (np.asarray(t) for t in mix(images, labels))
+    np.testing.assert_allclose(mixed_labels.sum(axis=1), 1.0, rtol=1e-6)
+    for index in range(BATCH):
+        # value = w * index + (1 - w) * partner, and the labels carry the same weights
+        expected = sum(weight * cls for cls, weight in enumerate(mixed_labels[index]))
+        assert mixed_images[index, 0, 0, 0] == pytest.approx(expected, abs=1e-4)
+
+
+def test_probability_zero_never_mixes():
+    mix = build_mixing({"name": "cutmix", "probability": 0.0}, seed=1)
+    images, labels = constant_batch()
+    mixed_images, mixed_labels = mix(images, labels)
+    np.testing.assert_array_equal(mixed_images, images)
+    np.testing.assert_array_equal(mixed_labels, labels)
+    assert build_mixing(None, seed=1) is None
+
+
+def test_learning_rate_schedules():
+    assert learning_rate(0.1, None, 10, 5) == 0.1
+    cosine = learning_rate(0.1, {"name": "cosine", "alpha": 0.1}, 10, 5)
+    assert float(cosine(0)) == pytest.approx(0.1)
+    assert float(cosine(50)) == pytest.approx(0.01)
+    step = learning_rate(0.1, {"name": "step", "every_epochs": 2, "factor": 0.5}, 10, 5)
+    assert [float(step(s)) for s in (0, 19, 20, 40)] == pytest.approx([0.1, 0.1, 0.05, 0.025])

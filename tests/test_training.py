@@ -1,0 +1,88 @@
+"""train_cell on a tiny real split: determinism, callbacks, NaN guard, mixing."""
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from ablate import runtime
+from ablate.config import check_settings
+from ablate.sources import fetch
+from ablate.split import split_dataset
+from ablate.training import train_cell
+
+runtime.configure()
+
+BASE = {
+    "model": {"name": "small_convnet", "filters": [4, 8], "dense_units": 16},
+    "batch_size": 16,
+    "epochs": 3,
+}
+DATASET = {"image_size": [16, 16], "color_mode": "grayscale"}
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    fetch("builtin:digits", root / "raw")
+    fractions = {"train": 0.7, "validation": 0.15, "test": 0.15}
+    split_dataset(root / "raw", root / "split", root / "manifest.csv", fractions, 1, 15)
+    return root
+
+
+def train(split, folder, seed=1, **overrides):
+    settings = {**BASE, **overrides}
+    check_settings(settings, "test")  # fills in the schema's defaults, as the Snakefile does
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = train_cell(
+        split_dir=split / "split", manifest=split / "manifest.csv", settings=settings,
+        dataset=DATASET, seed=seed, model_path=folder / "model.keras",
+        history_path=folder / "history.csv", params_path=folder / "params.yaml",
+        summary_path=folder / "train.json",
+    )  # fmt: skip
+    return summary, pd.read_csv(folder / "history.csv")
+
+
+def test_same_seed_same_metrics_twice(split, tmp_path):
+    augmentation = [{"name": "random_rotation", "factor": 0.05}]
+    first = train(split, tmp_path / "a", augmentation=augmentation)
+    second = train(split, tmp_path / "b", augmentation=augmentation)
+    other_seed = train(split, tmp_path / "c", seed=2, augmentation=augmentation)
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(first[1][columns], second[1][columns])
+    assert first[0]["best_val_loss"] == second[0]["best_val_loss"]
+    assert not first[1][columns].equals(other_seed[1][columns])
+
+
+def test_early_stopping_ends_the_run_and_records_epochs(split, tmp_path):
+    summary, history = train(
+        split, tmp_path, epochs=10, early_stopping={"patience": 0, "min_delta": 100.0}
+    )
+    # epoch 1 sets the reference; epoch 2 cannot improve on it by 100, so training stops
+    assert summary["epochs_run"] == len(history) == 2
+    assert json.loads((tmp_path / "train.json").read_text())["epochs_run"] == 2
+
+
+def test_a_nan_loss_fails_the_cell_with_its_reason(split, tmp_path):
+    with pytest.raises(RuntimeError, match="loss became NaN in epoch 1"):
+        train(split, tmp_path, optimizer={"name": "sgd", "learning_rate": float("inf")})
+
+
+def test_mixing_smoothing_schedule_and_plateau_train_end_to_end(split, tmp_path):
+    summary, history = train(
+        split, tmp_path / "mix", mixing={"name": "cutmix", "probability": 0.5},
+        label_smoothing=0.1, schedule={"name": "cosine"}, monitor="val_accuracy",
+    )  # fmt: skip
+    assert summary["monitor"] == "val_accuracy"
+    assert summary["best_epoch"] == int(history["val_accuracy"].idxmax()) + 1
+    assert history["learning_rate"].is_monotonic_decreasing
+    params = yaml.safe_load((tmp_path / "mix" / "params.yaml").read_text())
+    assert params["mixing"] == {"name": "cutmix", "probability": 0.5}
+    assert params["early_stopping"] is None  # defaults are written out too
+
+    _, history = train(
+        split, tmp_path / "plateau", epochs=4, optimizer={"name": "adam", "learning_rate": 0.01},
+        reduce_lr_on_plateau={"patience": 0, "factor": 0.5}, monitor="val_accuracy",
+    )  # fmt: skip
+    assert history["learning_rate"].iloc[-1] <= 0.01
