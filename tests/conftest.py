@@ -43,15 +43,20 @@ def write_config(workdir: Path, config: dict[str, Any]) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run snakemake on the project's Snakefile with ``workdir/config.yaml``."""
-    command = [
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """snakemake on the project's Snakefile with ``workdir/config.yaml``."""
+    return [
         sys.executable, "-m", "snakemake",
         "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(workdir / "config.yaml"),
         *args,
     ]  # fmt: skip
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run snakemake to the end; fail the test with its output unless it succeeds."""
+    command = snakemake_command(workdir, *args)
     result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     if check and result.returncode != 0:
         pytest.fail(

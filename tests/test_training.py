@@ -39,7 +39,7 @@ def train(split, folder, seed=1, **overrides):
         split_dir=split / "split", manifest=split / "manifest.csv", settings=settings,
         dataset=DATASET, seed=seed, model_path=folder / "model.keras",
         history_path=folder / "history.csv", params_path=folder / "params.yaml",
-        summary_path=folder / "train.json",
+        summary_path=folder / "train.json", state_dir=folder / "state",
     )  # fmt: skip
     return summary, pd.read_csv(folder / "history.csv")
 
@@ -86,3 +86,33 @@ def test_mixing_smoothing_schedule_and_plateau_train_end_to_end(split, tmp_path)
         reduce_lr_on_plateau={"patience": 0, "factor": 0.5}, monitor="val_accuracy",
     )  # fmt: skip
     assert history["learning_rate"].iloc[-1] <= 0.01
+
+
+def state_with_history(root, val_losses):
+    from ablate.training import TrainingState
+
+    state = TrainingState(root)
+    state.resume_point({"a": 1}, "val_loss")  # a fresh state for settings {"a": 1}
+    state.backup.mkdir()
+    pd.DataFrame({"epoch": range(len(val_losses)), "val_loss": val_losses}).to_csv(
+        state.history, index=False
+    )
+    return state
+
+
+def test_resume_point_drops_history_past_the_backup_and_survives_an_empty_metadata(tmp_path):
+    state = state_with_history(tmp_path / "s", [0.9, 0.5, 0.7, 0.2])
+    (state.backup / "training_metadata.json").write_text("")  # killed while writing it
+    (state.backup / "training_metadata.json.bkp").write_text('{"epoch": 3, "batch": 0}')
+    (state.backup / "latest.weights.h5.bkp").write_bytes(b"weights of epoch 3")
+    assert state.resume_point({"a": 1}, "val_loss") == (3, 0.5)
+    assert pd.read_csv(state.history)["epoch"].tolist() == [0, 1, 2]
+    assert (state.backup / "latest.weights.h5").read_bytes() == b"weights of epoch 3"
+
+
+def test_resume_point_starts_anew_for_other_settings(tmp_path):
+    state = state_with_history(tmp_path / "s", [0.9, 0.5])
+    (state.backup / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    assert state.resume_point({"a": 1}, "val_loss") == (2, 0.5)
+    assert state.resume_point({"a": 2}, "val_loss") == (0, None)
+    assert not state.history.exists() and not state.backup.exists()

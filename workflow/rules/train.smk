@@ -20,6 +20,7 @@ rule train:
         settings=cell_settings,
         dataset=dataset_images,
         description=cell_description,
+        state="results/{study}/state/{cell}/seed-{seed}",
     script:
         "../scripts/train.py"
 

@@ -16,4 +16,5 @@ with log_to(snakemake.log[0]):
         history_path=snakemake.output.history,
         params_path=snakemake.output.params,
         summary_path=snakemake.output.summary,
+        state_dir=snakemake.params.state,
     )

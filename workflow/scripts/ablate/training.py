@@ -1,15 +1,23 @@
-"""Train one cell with one seed: best checkpoint by validation loss, history, timings."""
+"""Train one cell with one seed: best checkpoint, history, timings, resumable.
+
+Progress lives in a state folder outside the step's declared outputs (Snakemake deletes
+those when a job fails): the per-epoch backup of Keras' BackupAndRestore, the history so
+far and the best checkpoint so far. A job killed mid-run and started again resumes after
+its last finished epoch; the outputs are written only once training is complete.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from ablate import runtime
@@ -20,6 +28,67 @@ log = logging.getLogger(__name__)
 
 def input_shape(image_size: Sequence[int], color_mode: str) -> tuple[int, int, int]:
     return (int(image_size[0]), int(image_size[1]), 1 if color_mode == "grayscale" else 3)
+
+
+def best_row(epochs: pd.DataFrame, monitor: str) -> Any:
+    """Index of the best epoch: lowest for a loss, highest for an accuracy."""
+    values = epochs[monitor]
+    return values.idxmin() if monitor.endswith("loss") else values.idxmax()
+
+
+class TrainingState:
+    """Resumable progress of one run: params.yaml, history.csv, best.keras, backup/."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.root = Path(state_dir)
+        self.params = self.root / "params.yaml"
+        self.history = self.root / "history.csv"
+        self.best = self.root / "best.keras"
+        self.backup = self.root / "backup"
+
+    def resume_point(self, params: Mapping[str, Any], monitor: str) -> tuple[int, float | None]:
+        """(epochs already finished, best ``monitor`` value so far); (0, None) to start anew.
+
+        A state left by other settings is discarded; history rows past the last backup
+        (written just before a kill) are dropped so the history has no duplicate epochs.
+        """
+        normalised = yaml.safe_load(yaml.safe_dump(dict(params)))
+        if self.root.exists() and (
+            not self.params.exists() or yaml.safe_load(self.params.read_text()) != normalised
+        ):
+            log.info("state in %s is from other settings: starting anew", self.root)
+            shutil.rmtree(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.params.write_text(yaml.safe_dump(normalised, sort_keys=False))
+        done = self._finished_epochs()
+        if done == 0 or not self.history.exists():
+            self.history.unlink(missing_ok=True)
+            self.best.unlink(missing_ok=True)
+            shutil.rmtree(self.backup, ignore_errors=True)
+            return 0, None
+        rows = pd.read_csv(self.history)
+        rows = rows[rows["epoch"] < done]
+        rows.to_csv(self.history, index=False)
+        return done, float(rows.loc[best_row(rows, monitor), monitor])
+
+    def _finished_epochs(self) -> int:
+        """Epochs covered by the backup. A kill while Keras writes its metadata leaves it
+        empty: then fall back to the previous backup (BackupAndRestore's double checkpoint,
+        which Keras itself only consults when the weights are unreadable)."""
+        for suffix in ("", ".bkp"):
+            metadata = self.backup / f"training_metadata.json{suffix}"
+            try:
+                done = int(json.loads(metadata.read_text())["epoch"])
+            except (OSError, ValueError, KeyError):
+                continue
+            if suffix:
+                for name in ("training_metadata.json", "latest.weights.h5"):
+                    shutil.copyfile(self.backup / f"{name}{suffix}", self.backup / name)
+            return done
+        return 0
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def train_cell(
@@ -33,10 +102,11 @@ def train_cell(
     history_path: str | Path,
     params_path: str | Path,
     summary_path: str | Path,
+    state_dir: str | Path,
     threads: int | None = None,
     description: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train, keep the best checkpoint, and write history, resolved params and a summary.
+    """Train (or resume), then write the best checkpoint, history, params and a summary.
 
     ``settings`` is a cell's fully resolved training setup; ``dataset`` holds image_size
     and color_mode. ``description`` (study, cell, factor levels) is copied into params.yaml.
@@ -50,8 +120,6 @@ def train_cell(
     from ablate.optimizers import build_optimizer
 
     params = {**(description or {}), "seed": seed, "dataset": dict(dataset), **settings}
-    Path(params_path).write_text(yaml.safe_dump(params, sort_keys=False))
-
     classes = read_class_names(manifest)
     shape = input_shape(dataset["image_size"], dataset["color_mode"])
     monitor = settings.get("monitor", "val_loss")
@@ -82,41 +150,50 @@ def train_cell(
     )
     validation = one_hot(load("validation").batch(settings["batch_size"]), len(classes))
 
+    state = TrainingState(state_dir)
+    done, best_so_far = state.resume_point(params, monitor)
+    if done:
+        log.info("resuming after epoch %d (best %s so far: %s)", done, monitor, best_so_far)
     started = time.perf_counter()
     history = model.fit(
         train,
         validation_data=validation,
         epochs=settings["epochs"],
         shuffle=False,  # the pipeline reshuffles every epoch itself
-        callbacks=callbacks(model, settings, monitor, model_path, history_path),
+        callbacks=callbacks(model, settings, monitor, state, best_so_far),
         verbose=2,
     )
     seconds = time.perf_counter() - started
-    values = history.history
-    if any(math.isnan(loss) for loss in values["loss"]):
+    losses = history.history.get("loss", [])
+    if any(math.isnan(loss) for loss in losses):
+        state.discard()
         raise RuntimeError(
-            f"training loss became NaN in epoch {len(values['loss'])} and TerminateOnNaN "
+            f"training loss became NaN in epoch {done + len(losses)} and TerminateOnNaN "
             "stopped the run: lower the learning rate, or check the data and augmentation."
         )
-    if not Path(model_path).exists():
+    if not state.best.exists():
         raise RuntimeError(f"no checkpoint was written: {monitor} was never a number.")
 
-    scores = values[monitor]
-    pick = min if monitor.endswith("loss") else max
-    best = pick(range(len(scores)), key=scores.__getitem__)
-    epochs_run = len(scores)
+    epochs = pd.read_csv(state.history)
+    best = best_row(epochs, monitor)
     summary = {
-        "best_epoch": best + 1,
-        "epochs_run": epochs_run,
+        "best_epoch": int(epochs.loc[best, "epoch"]) + 1,
+        "epochs_run": len(epochs),
+        "resumed_after_epoch": done,
         "monitor": monitor,
-        "best_val_loss": float(values["val_loss"][best]),
-        "best_val_accuracy": float(values["val_accuracy"][best]),
+        "best_val_loss": float(epochs.loc[best, "val_loss"]),
+        "best_val_accuracy": float(epochs.loc[best, "val_accuracy"]),
         "train_seconds": seconds,
-        "images_per_second": num_train * epochs_run / seconds,
+        "images_per_second": num_train * len(losses) / seconds,
         "train_images": num_train,
         "num_params": int(model.count_params()),
     }
+    # Outputs appear only now, so a killed job never leaves half of them behind.
+    shutil.copyfile(state.best, model_path)
+    shutil.copyfile(state.history, history_path)
+    Path(params_path).write_text(yaml.safe_dump(params, sort_keys=False))
     Path(summary_path).write_text(json.dumps(summary, indent=2) + "\n")
+    state.discard()
     log.info("done: %s", summary)
     return summary
 
@@ -125,20 +202,23 @@ def callbacks(
     model: Any,
     settings: Mapping[str, Any],
     monitor: str,
-    model_path: str | Path,
-    history_path: str | Path,
+    state: TrainingState,
+    best_so_far: float | None,
 ) -> list[Any]:
-    """Best checkpoint by ``monitor`` (validation only), history CSV with the learning
-    rate, NaN guard, and the optional early stopping and plateau reduction."""
+    """Learning rate into the logs, best checkpoint by ``monitor`` (validation only, and
+    best over all epochs after a resume), history, NaN guard, optional early stopping and
+    plateau reduction, and last the per-epoch backup."""
     import keras
 
     def log_learning_rate(epoch: int, logs: dict[str, Any]) -> None:
         logs["learning_rate"] = float(model.optimizer.learning_rate)
 
     chosen = [
-        keras.callbacks.LambdaCallback(on_epoch_end=log_learning_rate),  # before CSVLogger
-        keras.callbacks.ModelCheckpoint(model_path, monitor=monitor, save_best_only=True),
-        keras.callbacks.CSVLogger(str(history_path)),
+        keras.callbacks.LambdaCallback(on_epoch_end=log_learning_rate),
+        keras.callbacks.ModelCheckpoint(
+            state.best, monitor=monitor, save_best_only=True, initial_value_threshold=best_so_far
+        ),
+        keras.callbacks.CSVLogger(str(state.history), append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
     if settings.get("early_stopping") is not None:
@@ -147,4 +227,6 @@ def callbacks(
         chosen.append(
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, **settings["reduce_lr_on_plateau"])
         )
+    # Last, so that an epoch counts as done only once its history row and checkpoint exist.
+    chosen.append(keras.callbacks.BackupAndRestore(str(state.backup), double_checkpoint=True))
     return chosen
