@@ -114,3 +114,53 @@ def test_resnet20_first_layer_variants():
     assert layer_kinds(small).count("Add") == 6  # two residual blocks per stage
     with pytest.raises(ValueError, match="first_layer must be '3x3' or '7x7_maxpool'"):
         build_model({"name": "resnet20", "first_layer": "5x5"}, (32, 32, 3), 5)
+
+
+@pytest.mark.parametrize(
+    "application", ["ResNet50", "MobileNetV2", "DenseNet121", "EfficientNetB0"]
+)
+def test_keras_applications_build_with_their_preprocessing(application):
+    model = build_model(
+        {"name": f"keras_app:{application}", "weights": "none", "head_dropout": 0.2},
+        (32, 32, 3), 4,
+    )  # fmt: skip
+    images = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
+    assert model.predict(images, verbose=0).shape == (2, 4)
+    kinds = layer_kinds(model)
+    expected = {"ResNet50": "ChannelReverse", "MobileNetV2": "Rescaling",
+                "DenseNet121": "Normalization", "EfficientNetB0": "Functional"}  # fmt: skip
+    assert expected[application] in kinds
+
+
+def test_a_saved_caffe_style_model_reloads(tmp_path):
+    import keras
+
+    import ablate.layers  # noqa: F401
+
+    model = build_model({"name": "keras_app:ResNet50", "weights": "none"}, (32, 32, 3), 3)
+    model.save(tmp_path / "m.keras")
+    images = np.random.default_rng(1).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        reloaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5
+    )
+
+
+def test_missing_imagenet_weights_fail_before_training_saying_where_and_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as error:
+        build_model({"name": "keras_app:MobileNetV2"}, (96, 96, 3), 5)
+    message = str(error.value)
+    assert f"{tmp_path}/models/mobilenet_v2" in message
+    assert "keras.applications.MobileNetV2(include_top=False, weights='imagenet')" in message
+
+
+def test_keras_app_names_and_options_are_checked_without_tensorflow():
+    with pytest.raises(ValueError, match=r"unknown keras.applications model 'ResNet51'.*ResNet50"):
+        check_model_spec({"name": "keras_app:ResNet51"})
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) 'freeze'; accepted: weights"):
+        check_model_spec({"name": "keras_app:ResNet50", "freeze": True})
+    with pytest.raises(ValueError, match=r"keras_app:<name>"):
+        check_model_spec({"name": "resnet50"})
+    with pytest.raises(ValueError, match="needs rgb images"):
+        build_model({"name": "keras_app:ResNet50", "weights": "none"}, (32, 32, 1), 2)

@@ -32,6 +32,7 @@ def evaluate_model(
     runtime.configure(threads=threads)
     import keras
 
+    import ablate.layers  # noqa: F401  (registers custom layers that saved models use)
     from ablate.data import evaluation_pipeline, load_split
 
     classes = read_class_names(manifest)

@@ -6,9 +6,11 @@ Keras is imported inside the builders so that listing names and checking argumen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ablate.applications import APPLICATIONS, PREFIX, application_name, keras_application
 from ablate.registry import Registry, check_keyword_arguments
 
 MODELS = Registry("model")
@@ -173,15 +175,26 @@ def resnet20(
     return keras.Model(inputs, outputs, name="resnet20")
 
 
+def model_builder(name: str) -> Callable[..., Any]:
+    """The builder of a registered model or of a ``keras_app:NAME`` application."""
+    if name.startswith(PREFIX):
+        return functools.partial(keras_application, application_name(name))
+    if name not in MODELS:
+        raise ValueError(
+            MODELS.unknown_message(name) + f" Or {PREFIX}<name> for keras.applications "
+            f"({', '.join(list(APPLICATIONS)[:4])}, ...)."
+        )
+    return MODELS.get(name)
+
+
 def check_model_spec(spec: dict[str, Any]) -> None:
     """Raise ValueError for an unknown model name or argument, without building anything."""
     options = {k: v for k, v in spec.items() if k != "name"}
-    builder = MODELS.get(spec["name"])
-    check_keyword_arguments(builder, options, f"model '{spec['name']}'")
+    check_keyword_arguments(model_builder(spec["name"]), options, f"model '{spec['name']}'")
 
 
 def build_model(spec: dict[str, Any], input_shape: Sequence[int], num_classes: int) -> Any:
     """Build the model named by ``spec['name']`` with the rest of ``spec`` as options."""
     check_model_spec(spec)
     options = {k: v for k, v in spec.items() if k != "name"}
-    return MODELS.get(spec["name"])(input_shape, num_classes, **options)
+    return model_builder(spec["name"])(input_shape, num_classes, **options)
