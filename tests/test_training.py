@@ -116,3 +116,20 @@ def test_resume_point_starts_anew_for_other_settings(tmp_path):
     assert state.resume_point({"a": 1}, "val_loss") == (2, 0.5)
     assert state.resume_point({"a": 2}, "val_loss") == (0, None)
     assert not state.history.exists() and not state.backup.exists()
+
+
+def test_mixed_precision_and_xla_switches_work_on_a_cpu(split, tmp_path):
+    import keras
+
+    summary, history = train(split, tmp_path, epochs=1, precision="mixed_float16", jit_compile=True)
+    assert summary["precision"] == "mixed_float16" and summary["jit_compile"] is True
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert model.get_layer("conv1").dtype_policy.name == "mixed_float16"
+    assert model.get_layer("classes").dtype_policy.name == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert history["loss"].notna().all()
+
+
+def test_auto_precision_is_float32_without_a_gpu(split, tmp_path):
+    summary, _ = train(split, tmp_path, epochs=1)
+    assert summary["precision"] == "float32" and summary["jit_compile"] is False

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from typing import Any
 
 # Quieten TensorFlow's C++ start-up chatter; must be set before TensorFlow is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,9 +19,28 @@ def configure(seed: int | None = None, threads: int | None = None) -> None:
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    for gpu in tf.config.list_physical_devices("GPU"):
+    for gpu in gpus():
         # Without this TensorFlow claims all GPU memory on start-up.
         tf.config.experimental.set_memory_growth(gpu, True)
     if seed is not None:
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
+
+
+def gpus() -> list[Any]:
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Build models under the Keras dtype policy ``name``; restore the previous one after."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

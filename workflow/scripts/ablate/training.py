@@ -133,8 +133,15 @@ def train_cell(
     # Build everything that a config can get wrong before the first epoch.
     augmentation = build_augmentation(settings.get("augmentation", []), seed)
     mixing = build_mixing(settings.get("mixing"), seed)
-    model = build_model(settings["model"], shape, len(classes))
+    on_gpu = bool(runtime.gpus())
+    precision = settings.get("precision", "auto")
+    precision = ("mixed_float16" if on_gpu else "float32") if precision == "auto" else precision
+    jit_compile = settings.get("jit_compile", "auto")
+    jit_compile = on_gpu if jit_compile == "auto" else jit_compile
+    with runtime.dtype_policy(precision):
+        model = build_model(settings["model"], shape, len(classes))
     model.compile(
+        jit_compile=jit_compile,
         optimizer=build_optimizer(
             settings["optimizer"], settings.get("schedule"), steps_per_epoch, settings["epochs"]
         ),
@@ -187,6 +194,8 @@ def train_cell(
         "images_per_second": num_train * len(losses) / seconds,
         "train_images": num_train,
         "num_params": int(model.count_params()),
+        "precision": precision,
+        "jit_compile": jit_compile,
     }
     # Outputs appear only now, so a killed job never leaves half of them behind.
     shutil.copyfile(state.best, model_path)
