@@ -157,8 +157,8 @@ def _defaults_filler() -> jsonschema.protocols.Validator:
 def check_settings(settings: dict[str, Any], where: str) -> None:
     """Fill in schema defaults, then validate against the schema and the registries.
 
-    Defaults are filled after patching, so a level like ``early_stopping: {}`` means
-    "on, with the documented defaults".
+    Defaults are filled after patching, so every cell's settings (and its params.yaml)
+    spell out every key, whatever its levels patched.
     """
     problem = schema_problem(settings, "settings")
     if problem is not None:
