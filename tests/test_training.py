@@ -133,3 +133,10 @@ def test_mixed_precision_and_xla_switches_work_on_a_cpu(split, tmp_path):
 def test_auto_precision_is_float32_without_a_gpu(split, tmp_path):
     summary, _ = train(split, tmp_path, epochs=1)
     assert summary["precision"] == "float32" and summary["jit_compile"] is False
+
+
+def test_a_cell_asking_for_two_gpus_trains_through_mirrored_strategy(split, tmp_path):
+    summary, history = train(split, tmp_path, epochs=1, gpus=2)
+    assert summary["replicas"] == 1  # no GPU here: MirroredStrategy over the CPU
+    assert len(history) == 1 and history["loss"].notna().all()
+    assert train(split, tmp_path / "one", epochs=1)[0]["replicas"] == 1

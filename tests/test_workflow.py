@@ -169,6 +169,18 @@ def test_designs_plan_one_train_job_per_cell_and_seed(tmp_path, design, listed, 
     assert trained == sorted((cell, seed) for cell in cells for seed in SEEDS)
 
 
+def test_train_jobs_claim_the_gpus_their_cell_asks_for(tmp_path):
+    config = tiny_config(design="list", cells=[{}, {"regularization": "dropout"}])
+    config["factors"]["regularization"]["dropout"]["gpus"] = 2
+    write_config(tmp_path, config)
+    jobs = planned_jobs(snakemake(tmp_path, "--dry-run"))
+    claimed = {(w["cell"], w["gpu"]) for rule, w in jobs if rule == "train"}
+    assert claimed == {
+        ("augmentation-none__regularization-none", "1"),
+        ("augmentation-none__regularization-dropout", "2"),
+    }
+
+
 @pytest.mark.parametrize(
     ("patch", "expected"),
     [

@@ -76,5 +76,9 @@ def cell_description(wildcards):
     return {"study": STUDY.name, "cell": cell.name, "levels": cell.levels}
 
 
+def cell_gpus(wildcards):
+    return STUDY.cells[wildcards.cell].settings["gpus"]
+
+
 def cell_batch_size(wildcards):
     return STUDY.cells[wildcards.cell].settings["batch_size"]

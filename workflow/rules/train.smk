@@ -15,7 +15,7 @@ rule train:
         "../../envs/ablate.yaml"
     threads: 2
     resources:
-        gpu=1,
+        gpu=cell_gpus,
     params:
         settings=cell_settings,
         dataset=dataset_images,

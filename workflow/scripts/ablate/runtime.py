@@ -33,6 +33,28 @@ def gpus() -> list[Any]:
     return tf.config.list_physical_devices("GPU")
 
 
+def distribution(gpus_wanted: int) -> Any:
+    """The tf.distribute strategy for a job that asks for ``gpus_wanted`` GPUs.
+
+    One GPU (or none): TensorFlow's default strategy. Several: MirroredStrategy over
+    the first ``gpus_wanted`` visible GPUs; without any GPU (tests, a CPU workstation)
+    MirroredStrategy over the CPU, so the same code path runs.
+    """
+    import tensorflow as tf
+
+    if gpus_wanted <= 1:
+        return tf.distribute.get_strategy()
+    visible = gpus()
+    if not visible:
+        return tf.distribute.MirroredStrategy(["/cpu:0"])
+    if len(visible) < gpus_wanted:
+        raise RuntimeError(
+            f"this cell asks for {gpus_wanted} GPUs but only {len(visible)} are visible; "
+            "lower `gpus` or give the job more (CUDA_VISIBLE_DEVICES, --resources gpu=N)."
+        )
+    return tf.distribute.MirroredStrategy([f"/gpu:{index}" for index in range(gpus_wanted)])
+
+
 @contextlib.contextmanager
 def dtype_policy(name: str) -> Iterator[None]:
     """Build models under the Keras dtype policy ``name``; restore the previous one after."""

@@ -138,19 +138,23 @@ def train_cell(
     precision = ("mixed_float16" if on_gpu else "float32") if precision == "auto" else precision
     jit_compile = settings.get("jit_compile", "auto")
     jit_compile = on_gpu if jit_compile == "auto" else jit_compile
-    with runtime.dtype_policy(precision):
+    strategy = runtime.distribution(settings.get("gpus", 1))
+    with runtime.dtype_policy(precision), strategy.scope():
         model = build_model(settings["model"], shape, len(classes))
-    model.compile(
-        jit_compile=jit_compile,
-        optimizer=build_optimizer(
-            settings["optimizer"], settings.get("schedule"), steps_per_epoch, settings["epochs"]
-        ),
-        loss=keras.losses.CategoricalCrossentropy(
-            label_smoothing=settings.get("label_smoothing", 0.0)
-        ),
-        metrics=["accuracy"],
-    )
-    log.info("model %s: %d parameters", model.name, model.count_params())
+        model.compile(
+            jit_compile=jit_compile,
+            optimizer=build_optimizer(
+                settings["optimizer"], settings.get("schedule"), steps_per_epoch, settings["epochs"]
+            ),
+            loss=keras.losses.CategoricalCrossentropy(
+                label_smoothing=settings.get("label_smoothing", 0.0)
+            ),
+            metrics=["accuracy"],
+        )
+    log.info(
+        "model %s: %d parameters, %d replica(s)",
+        model.name, model.count_params(), strategy.num_replicas_in_sync,
+    )  # fmt: skip
 
     train = training_pipeline(
         train_images, settings["batch_size"], seed, len(classes), augmentation, mixing
@@ -196,6 +200,7 @@ def train_cell(
         "num_params": int(model.count_params()),
         "precision": precision,
         "jit_compile": jit_compile,
+        "replicas": int(strategy.num_replicas_in_sync),
     }
     # Outputs appear only now, so a killed job never leaves half of them behind.
     shutil.copyfile(state.best, model_path)
@@ -220,7 +225,7 @@ def callbacks(
     import keras
 
     def log_learning_rate(epoch: int, logs: dict[str, Any]) -> None:
-        logs["learning_rate"] = float(model.optimizer.learning_rate)
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
     chosen = [
         keras.callbacks.LambdaCallback(on_epoch_end=log_learning_rate),
