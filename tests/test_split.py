@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from ablate.sources import fetch
 from ablate.split import SPLITS, class_names, split_dataset
@@ -68,7 +69,7 @@ def test_too_few_images_fail_with_the_counts_per_class(tmp_path):
     for name, count in {"cat": 5, "dog": 1}.items():
         (raw / name).mkdir(parents=True)
         for index in range(count):
-            (raw / name / f"{index}.png").write_bytes(b"x")
+            Image.new("RGB", (8, 8), (index, 0, 0)).save(raw / name / f"{index}.png")
     with pytest.raises(ValueError, match=r"cannot split.*'dog': 1"):
         split_dataset(raw, tmp_path / "s", tmp_path / "m.csv", FRACTIONS, seed=1)
 
@@ -89,4 +90,8 @@ def test_unknown_source_kind_and_builtin_list_the_valid_ones(tmp_path):
 
 def test_manifest_columns(digits, tmp_path):
     split_dataset(digits, tmp_path / "s", tmp_path / "m.csv", FRACTIONS, seed=1, max_per_class=10)
-    assert list(pd.read_csv(tmp_path / "m.csv").columns) == ["file", "class", "split"]
+    manifest = pd.read_csv(tmp_path / "m.csv")
+    assert list(manifest.columns) == ["file", "class", "split", "sha256", "width", "height"]
+    assert (manifest["width"] == 32).all() and (manifest["height"] == 32).all()
+    first = tmp_path / "s" / manifest.loc[0, "file"]
+    assert manifest.loc[0, "sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()

@@ -74,6 +74,8 @@ def test_runs_csv_has_one_row_per_cell_and_seed(tiny_run):
     assert (runs["images_per_second"] > 0).all() and (runs["train_seconds"] > 0).all()
     manifest = pd.read_csv(tiny_run / "results" / "tiny" / "data" / "manifest.csv")
     assert len(manifest) == 120  # 12 per class
+    quarantine = pd.read_csv(tiny_run / "results" / "tiny" / "data" / "quarantine.csv")
+    assert list(quarantine.columns) == ["source", "class", "reason"] and quarantine.empty
     assert (runs["test_images"] == (manifest["split"] == "test").sum()).all()
     dropout = runs[runs["regularization"] == "dropout"]
     assert set(dropout["cell"]) == {"augmentation-none__regularization-dropout"}

@@ -19,6 +19,7 @@ rule split:
     output:
         split=directory("results/{study}/data/split"),
         manifest="results/{study}/data/manifest.csv",
+        quarantine="results/{study}/data/quarantine.csv",
     log:
         "results/{study}/logs/split.log",
     benchmark:

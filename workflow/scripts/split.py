@@ -8,6 +8,7 @@ with log_to(snakemake.log[0]) as log:
         raw_dir=snakemake.input[0],
         split_dir=snakemake.output.split,
         manifest_path=snakemake.output.manifest,
+        quarantine_path=snakemake.output.quarantine,
         **snakemake.params.split,
     )
     log.info("images per split:\n%s", manifest.groupby(["split", "class"]).size().unstack())

@@ -1,7 +1,8 @@
 """Data sources: fetch a data set named by ``dataset.source`` into one folder per class.
 
-A source is written as '<kind>:<what>'. Each kind is a registered fetcher, so later kinds
-(tfds:NAME, url:URL, dir:PATH) slot in beside 'builtin'.
+A source is written as '<kind>:<what>'. Each kind is a registered fetcher: 'builtin'
+(data shipped in a package) and 'dir' (a folder of class folders) so far; later kinds
+(tfds:NAME, url:URL) slot in beside them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ def fetch(source: str, destination: str | Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@SOURCES.register("dir")
+def link_folder(path: str, destination: Path) -> None:
+    """An existing folder of class folders, read in place: the raw folder holds symbolic
+    links to its files, so nothing of the user's is copied, moved or changed."""
+    root = Path(path).expanduser().resolve()
+    if not root.is_dir():
+        raise ValueError(f"dataset.source 'dir:{path}': {root} is not a folder.")
+    classes = [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    if not classes:
+        raise ValueError(f"dataset.source 'dir:{path}': no class folders in {root}.")
+    for class_dir in classes:
+        (destination / class_dir.name).mkdir()
+        for file in sorted(class_dir.iterdir()):
+            if file.is_file() and not file.name.startswith("."):
+                (destination / class_dir.name / file.name).symlink_to(file)
 
 
 @SOURCES.register("builtin")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,21 +12,48 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ablate.images import convert_to_rgb_png, inspect_image
+
+log = logging.getLogger(__name__)
+
 SPLITS = ("train", "validation", "test")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+MANIFEST_COLUMNS = ["file", "class", "split", "sha256", "width", "height"]
 
 
 def list_images(root: str | Path) -> pd.DataFrame:
-    """Every image under ``root/<class>/``, as (source, class) sorted by path."""
+    """Every file under ``root/<class>/`` (hidden ones aside), as (source, class) by path.
+
+    Nothing is filtered by extension: inspect_images decides what is an image.
+    """
     root = Path(root)
     rows = [
         {"source": path.relative_to(root).as_posix(), "class": path.parent.name}
         for path in sorted(root.glob("*/*"))
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
-    ]
+        if not path.name.startswith(".") and not path.parent.name.startswith(".")
+        and path.is_file()
+    ]  # fmt: skip
     if not rows:
         raise ValueError(f"{root}: no images found in class folders ({root}/<class>/<image>).")
     return pd.DataFrame(rows)
+
+
+def inspect_images(root: str | Path, images: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(usable images with width, height and a ``convert`` reason, quarantined with reason)."""
+    checks = [inspect_image(Path(root) / source) for source in images["source"]]
+    usable = images.assign(
+        width=[check.width for check in checks],
+        height=[check.height for check in checks],
+        convert=["; ".join(check.problems) if check.usable else "" for check in checks],
+    )[[check.usable for check in checks]]
+    quarantined = images.assign(reason=["; ".join(check.problems) for check in checks])
+    quarantined = quarantined[[not check.usable for check in checks]]
+    empty = sorted(set(images["class"]) - set(usable["class"]))
+    if empty:
+        raise ValueError(
+            f"class(es) {empty} have no readable image left in {root}; every file there "
+            "is listed with its reason in the quarantine CSV. Fix or remove those classes."
+        )
+    return usable.reset_index(drop=True), quarantined.reset_index(drop=True)
 
 
 def assign_splits(
@@ -68,18 +98,38 @@ def assign_splits(
 def materialise(
     images: pd.DataFrame, source_root: str | Path, split_root: str | Path
 ) -> pd.DataFrame:
-    """Copy images to ``split_root/<split>/<class>/``; return the manifest (file, class, split)."""
+    """Place images in ``split_root/<split>/<class>/`` and return the manifest.
+
+    Images usable as they are become hard links to the source (no second copy on disk;
+    a copy where links are impossible); the others are converted to RGB PNGs. The
+    manifest lists file, class, split, sha256, width and height of what was written.
+    """
     source_root, split_root = Path(source_root), Path(split_root)
-    classes = sorted(images["class"].unique())
     for split in SPLITS:
-        for name in classes:
+        for name in sorted(images["class"].unique()):
             (split_root / split / name).mkdir(parents=True, exist_ok=True)
-    files = []
-    for source, name, split in zip(images["source"], images["class"], images["split"], strict=True):
-        relative = f"{split}/{name}/{Path(source).name}"
-        shutil.copyfile(source_root / source, split_root / relative)
-        files.append(relative)
-    return pd.DataFrame({"file": files, "class": images["class"], "split": images["split"]})
+    rows = []
+    for image in images.to_dict("records"):
+        source = (source_root / image["source"]).resolve()
+        name = Path(image["source"]).name if not image["convert"] else f"{source.stem}.png"
+        relative = f"{image['split']}/{image['class']}/{name}"
+        if image["convert"]:
+            convert_to_rgb_png(source, split_root / relative)
+        else:
+            _link_or_copy(source, split_root / relative)
+        digest = hashlib.sha256((split_root / relative).read_bytes()).hexdigest()
+        rows.append(
+            {"file": relative, "class": image["class"], "split": image["split"],
+             "sha256": digest, "width": image["width"], "height": image["height"]}
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+
+
+def _link_or_copy(source: Path, destination: Path) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system, or links not allowed
+        shutil.copyfile(source, destination)
 
 
 def split_dataset(
@@ -89,8 +139,20 @@ def split_dataset(
     fractions: Mapping[str, float],
     seed: int,
     max_per_class: int | None = None,
+    quarantine_path: str | Path | None = None,
 ) -> pd.DataFrame:
-    images = assign_splits(list_images(raw_dir), fractions, seed, max_per_class)
+    """Inspect, split and materialise ``raw_dir/<class>/*``; write manifest and quarantine."""
+    usable, quarantined = inspect_images(raw_dir, list_images(raw_dir))
+    if quarantine_path is not None:
+        quarantined.to_csv(quarantine_path, index=False)
+    if len(quarantined):
+        log.warning(
+            "%d file(s) left out as unreadable, listed in %s", len(quarantined), quarantine_path
+        )
+    converted = int((usable["convert"] != "").sum())
+    if converted:
+        log.info("%d image(s) converted to RGB PNG (CMYK, RGBA, 16-bit, ...)", converted)
+    images = assign_splits(usable, fractions, seed, max_per_class)
     manifest = materialise(images, raw_dir, split_dir)
     for split in SPLITS:
         missing = set(images["class"]) - set(manifest.loc[manifest["split"] == split, "class"])

@@ -1,0 +1,117 @@
+"""Bad images are checked once at split time: converted, or left out with the reason."""
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ablate.images import inspect_image
+from ablate.sources import fetch
+from ablate.split import split_dataset
+
+FRACTIONS = {"train": 0.6, "validation": 0.2, "test": 0.2}
+
+
+def jpeg_bytes(mode="RGB", size=(24, 24)):
+    buffer = io.BytesIO()
+    Image.new(mode, size, 120 if mode == "L" else None).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def write_bad_images(folder: Path) -> dict[str, str]:
+    """One file of each kind in ``folder``; returns name -> expected outcome."""
+    folder.mkdir(parents=True)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(jpeg_bytes()[:300])
+    (folder / "notes.jpg").write_text("not an image at all")
+    (folder / "png_named.jpg").write_bytes(Image.new("RGB", (24, 24)).tobytes())  # raw bytes
+    buffer = io.BytesIO()
+    Image.new("RGB", (24, 24), (1, 2, 3)).save(buffer, format="PNG")
+    (folder / "really_png.jpg").write_bytes(buffer.getvalue())
+    Image.new("CMYK", (24, 24), (10, 20, 30, 40)).save(folder / "cmyk.jpg")
+    Image.new("L", (24, 24), 90).save(folder / "gray.png")
+    Image.new("RGBA", (24, 24), (9, 9, 9, 128)).save(folder / "alpha.png")
+    Image.fromarray(np.full((24, 24), 40000, dtype=np.uint16)).save(folder / "deep.png")
+    frames = [Image.new("RGB", (24, 24), (level, 0, 0)) for level in (0, 120, 240)]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:])
+    Image.new("RGB", (24, 24), (200, 10, 10)).save(folder / "fine.jpg")
+    return {
+        "empty.jpg": "dropped", "truncated.jpg": "dropped", "notes.jpg": "dropped",
+        "png_named.jpg": "dropped", "really_png.jpg": "converted", "cmyk.jpg": "converted",
+        "gray.png": "as is", "alpha.png": "converted", "deep.png": "converted",
+        "animated.gif": "converted", "fine.jpg": "as is",
+    }  # fmt: skip
+
+
+def test_each_kind_of_bad_image_is_recognised(tmp_path):
+    expected = write_bad_images(tmp_path / "x")
+    for name, outcome in expected.items():
+        check = inspect_image(tmp_path / "x" / name)
+        assert check.usable == (outcome != "dropped"), (name, check)
+        assert check.needs_conversion == (outcome == "converted"), (name, check)
+    assert "0 bytes" in inspect_image(tmp_path / "x" / "empty.jpg").problems[0]
+    assert (
+        "PNG content behind a '.jpg'"
+        in inspect_image(tmp_path / "x" / "really_png.jpg").problems[0]
+    )
+    assert inspect_image(tmp_path / "x" / "cmyk.jpg").problems == ["mode CMYK"]
+    assert "animated (3 frames)" in inspect_image(tmp_path / "x" / "animated.gif").problems
+
+
+def test_split_quarantines_unreadable_files_and_converts_the_rest(tmp_path):
+    source = tmp_path / "source"
+    expected = write_bad_images(source / "mixed")
+    for name in ("cat", "dog"):  # two healthy classes for the stratified split
+        (source / name).mkdir()
+        for index in range(10):
+            Image.new("RGB", (24, 24), (index * 20, 0, 0)).save(source / name / f"{index}.png")
+    before = {
+        p: hashlib.sha256(p.read_bytes()).hexdigest() for p in source.rglob("*") if p.is_file()
+    }
+
+    fetch(f"dir:{source}", tmp_path / "raw")
+    manifest = split_dataset(
+        tmp_path / "raw", tmp_path / "split", tmp_path / "manifest.csv", FRACTIONS, seed=1,
+        quarantine_path=tmp_path / "quarantine.csv",
+    )  # fmt: skip
+    quarantine = pd.read_csv(tmp_path / "quarantine.csv")
+    dropped = {name for name, outcome in expected.items() if outcome == "dropped"}
+    assert {Path(s).name for s in quarantine["source"]} == dropped
+    assert quarantine["reason"].str.len().gt(0).all()
+    mixed = manifest[manifest["class"] == "mixed"]
+    assert len(mixed) == len(expected) - len(dropped)
+    for file in mixed["file"]:
+        with Image.open(tmp_path / "split" / file) as image:
+            assert image.format in ("PNG", "JPEG") and image.mode in ("RGB", "L")
+            assert Path(file).suffix == {"PNG": ".png", "JPEG": ".jpg"}[image.format]
+    # The user's folder is untouched; images usable as they are share its disk blocks.
+    after = {
+        p: hashlib.sha256(p.read_bytes()).hexdigest() for p in source.rglob("*") if p.is_file()
+    }
+    assert after == before
+    healthy = manifest[manifest["class"] == "cat"].iloc[0]
+    linked = tmp_path / "split" / healthy["file"]
+    assert os.stat(linked).st_ino == os.stat(source / "cat" / linked.name).st_ino
+
+
+def test_a_class_with_only_unreadable_files_is_named(tmp_path):
+    for name in ("cat", "dog"):
+        (tmp_path / "raw" / name).mkdir(parents=True)
+    for index in range(6):
+        Image.new("RGB", (8, 8)).save(tmp_path / "raw" / "cat" / f"{index}.png")
+        (tmp_path / "raw" / "dog" / f"{index}.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"class\(es\) \['dog'\] have no readable image"):
+        split_dataset(tmp_path / "raw", tmp_path / "s", tmp_path / "m.csv", FRACTIONS, seed=1)
+
+
+def test_dir_source_must_be_a_folder_of_class_folders(tmp_path):
+    with pytest.raises(ValueError, match="is not a folder"):
+        fetch(f"dir:{tmp_path / 'missing'}", tmp_path / "raw")
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(ValueError, match="no class folders"):
+        fetch(f"dir:{tmp_path / 'flat'}", tmp_path / "raw")
