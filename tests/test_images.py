@@ -99,7 +99,7 @@ def test_split_quarantines_unreadable_files_and_converts_the_rest(tmp_path):
     assert os.stat(linked).st_ino == os.stat(source / "cat" / linked.name).st_ino
 
 
-def test_a_class_with_only_unreadable_files_is_named(tmp_path):
+def test_a_class_with_only_unreadable_files_is_named(tmp_path, caplog):
     for name in ("cat", "dog"):
         (tmp_path / "raw" / name).mkdir(parents=True)
     for index in range(6):
@@ -107,6 +107,7 @@ def test_a_class_with_only_unreadable_files_is_named(tmp_path):
         (tmp_path / "raw" / "dog" / f"{index}.jpg").write_bytes(b"")
     with pytest.raises(ValueError, match=r"class\(es\) \['dog'\] have no readable image"):
         split_dataset(tmp_path / "raw", tmp_path / "s", tmp_path / "m.csv", FRACTIONS, seed=1)
+    assert "left out dog/0.jpg: empty file (0 bytes)" in caplog.text
 
 
 def test_dir_source_must_be_a_folder_of_class_folders(tmp_path):

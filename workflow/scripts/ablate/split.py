@@ -47,12 +47,6 @@ def inspect_images(root: str | Path, images: pd.DataFrame) -> tuple[pd.DataFrame
     )[[check.usable for check in checks]]
     quarantined = images.assign(reason=["; ".join(check.problems) for check in checks])
     quarantined = quarantined[[not check.usable for check in checks]]
-    empty = sorted(set(images["class"]) - set(usable["class"]))
-    if empty:
-        raise ValueError(
-            f"class(es) {empty} have no readable image left in {root}; every file there "
-            "is listed with its reason in the quarantine CSV. Fix or remove those classes."
-        )
     return usable.reset_index(drop=True), quarantined.reset_index(drop=True)
 
 
@@ -142,12 +136,17 @@ def split_dataset(
     quarantine_path: str | Path | None = None,
 ) -> pd.DataFrame:
     """Inspect, split and materialise ``raw_dir/<class>/*``; write manifest and quarantine."""
-    usable, quarantined = inspect_images(raw_dir, list_images(raw_dir))
+    listed = list_images(raw_dir)
+    usable, quarantined = inspect_images(raw_dir, listed)
     if quarantine_path is not None:
         quarantined.to_csv(quarantine_path, index=False)
-    if len(quarantined):
-        log.warning(
-            "%d file(s) left out as unreadable, listed in %s", len(quarantined), quarantine_path
+    for source, reason in zip(quarantined["source"], quarantined["reason"], strict=True):
+        log.warning("left out %s: %s", source, reason)
+    empty = sorted(set(listed["class"]) - set(usable["class"]))
+    if empty:
+        raise ValueError(
+            f"class(es) {empty} have no readable image left in {raw_dir}; the log lists "
+            "every file left out and why. Fix or remove those classes."
         )
     converted = int((usable["convert"] != "").sum())
     if converted:
