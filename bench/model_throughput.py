@@ -25,11 +25,10 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+from benchmarks_doc import write_section  # noqa: E402
 
 from ablate import runtime  # noqa: E402
 
-BENCHMARKS = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- model_throughput:start -->", "<!-- model_throughput:end -->"
 S1_AUGMENTATION = [
     {"name": "random_flip", "mode": "horizontal"},
     {"name": "random_brightness", "factor": 0.2},
@@ -101,9 +100,9 @@ def main() -> None:
 
     ratio = fed / limit
     device = "GPU" if runtime.gpus() else "CPU only"
-    section = "\n".join(
+    write_section(
+        "model_throughput",
         [
-            START,
             "## Training throughput: input pipeline vs the model's limit "
             "(`bench/model_throughput.py`)",
             "",
@@ -121,15 +120,8 @@ def main() -> None:
             "On a CPU the augmentation and the model share the same cores, so every bit of "
             "input work shows in the ratio; on a GPU the input runs on the CPU beside it. "
             "The GPU figure at 224x224 is still to be measured on a lent GPU.",
-            END,
-        ]
+        ],
     )
-    text = BENCHMARKS.read_text()
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
     print(f"pipeline {fed:.1f} images/s, synthetic {limit:.1f} images/s, ratio {ratio:.2f}")
 
 

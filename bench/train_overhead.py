@@ -26,10 +26,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-from ablate.config import cell_name  # noqa: E402
+from benchmarks_doc import BENCHMARKS, write_section  # noqa: E402
 
-BENCHMARKS = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- train_overhead:start -->", "<!-- train_overhead:end -->"
+from ablate.config import cell_name  # noqa: E402
 
 
 def seconds(value: float) -> str:
@@ -90,9 +89,9 @@ def main() -> None:
         f"| {side} | {what} | {statistics.median(times):.1f} | {', '.join(map(seconds, times))} |"
         for side, what, times in rows
     )
-    section = "\n".join(
+    write_section(
+        "train_overhead",
         [
-            START,
             "## Pipeline overhead of one training job (`bench/train_overhead.py`)",
             "",
             f"One cell of the default study (`{cell}`, seed 1: {base['epochs']} epochs, batch "
@@ -108,15 +107,8 @@ def main() -> None:
             f"this run {verdict} it). Snakemake's start-up and planning cost about a second; "
             "the pipeline wins it back by decoding each split once and caching it "
             "(`Dataset.cache()`), where the plain script decodes every image every epoch.",
-            END,
-        ]
+        ],
     )
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
     print(f"ratio {ratio:.2f}; written to {BENCHMARKS.relative_to(REPO)}")
 
 
