@@ -22,12 +22,17 @@ def constant_batch():
     return tf.constant(images), tf.one_hot(np.arange(BATCH), BATCH)
 
 
+def mix_constant_batch(spec, seed):
+    """Mix the constant batch; every mixed label row must still add up to one."""
+    mix = build_mixing(spec, seed=seed)
+    mixed_images, mixed_labels = (np.asarray(t) for t in mix(*constant_batch()))
+    np.testing.assert_allclose(mixed_labels.sum(axis=1), 1.0, rtol=1e-6)
+    return mixed_images, mixed_labels
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_cutmix_label_weight_matches_the_pasted_area(seed):
-    mix = build_mixing({"name": "cutmix", "probability": 1.0}, seed=seed)
-    images, labels = constant_batch()
-    mixed_images, mixed_labels = (np.asarray(t) for t in mix(images, labels))
-    np.testing.assert_allclose(mixed_labels.sum(axis=1), 1.0, rtol=1e-6)
+    mixed_images, mixed_labels = mix_constant_batch({"name": "cutmix", "probability": 1.0}, seed)
     for index in range(BATCH):
         values = mixed_images[index, :, :, 0]
         kept = np.mean(values == index)
@@ -39,10 +44,7 @@ def test_cutmix_label_weight_matches_the_pasted_area(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_mixup_blends_images_and_labels_with_one_weight(seed):
-    mix = build_mixing({"name": "mixup", "alpha": 0.4}, seed=seed)
-    images, labels = constant_batch()
-    mixed_images, mixed_labels = (np.asarray(t) for t in mix(images, labels))
-    np.testing.assert_allclose(mixed_labels.sum(axis=1), 1.0, rtol=1e-6)
+    mixed_images, mixed_labels = mix_constant_batch({"name": "mixup", "alpha": 0.4}, seed)
     for index in range(BATCH):
         # value = w * index + (1 - w) * partner, and the labels carry the same weights
         expected = sum(weight * cls for cls, weight in enumerate(mixed_labels[index]))

@@ -102,12 +102,11 @@ def keras_application(
         raise ValueError(f"keras_app:{application} needs rgb images (dataset.color_mode: rgb).")
     build = getattr(keras.applications, application)
     options = {"include_top": False, "input_shape": tuple(input_shape), "pooling": "avg"}
-    if weights == "imagenet":
+    if weights == "none":
+        base = build(weights=None, **options)
+    else:
         with cached_weights_only(application):
             base = build(weights="imagenet", **options)
-    else:
-        base = build(weights=None, **options)
-    if weights == "imagenet":
         names = [layer.name for layer in base.layers]
         if fine_tune_from is not None and fine_tune_from not in names:
             raise ValueError(

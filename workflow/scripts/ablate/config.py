@@ -171,14 +171,13 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
                 raise ValueError(
                     f"augmentation[{position}]: " + AUGMENTATIONS.unknown_message(spec["name"])
                 )
-        if "optimizer" in settings:
-            OPTIMIZERS.get(settings["optimizer"]["name"])
-        if settings.get("mixing") is not None:
+        OPTIMIZERS.get(settings["optimizer"]["name"])  # defaults are filled in by now
+        if settings["mixing"] is not None:
             MIXINGS.get(settings["mixing"]["name"])
-        schedule = settings.get("schedule") or {"name": "constant"}
-        if settings.get("reduce_lr_on_plateau") is not None and schedule["name"] != "constant":
+        schedule = settings["schedule"]["name"]
+        if settings["reduce_lr_on_plateau"] is not None and schedule != "constant":
             raise ValueError(
-                f"reduce_lr_on_plateau needs schedule 'constant', not '{schedule['name']}': "
+                f"reduce_lr_on_plateau needs schedule 'constant', not '{schedule}': "
                 "a plateau cannot lower a rate that a schedule sets."
             )
     except ValueError as error:
