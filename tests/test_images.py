@@ -14,7 +14,8 @@ from ablate.images import inspect_image
 from ablate.sources import fetch
 from ablate.split import split_dataset
 
-FRACTIONS = {"train": 0.6, "validation": 0.2, "test": 0.2}
+SPLIT = {"by": "fractions", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1,
+         "max_per_class": None}  # fmt: skip
 
 
 def jpeg_bytes(mode="RGB", size=(24, 24)):
@@ -76,7 +77,7 @@ def test_split_quarantines_unreadable_files_and_converts_the_rest(tmp_path):
 
     fetch(f"dir:{source}", tmp_path / "raw")
     manifest = split_dataset(
-        tmp_path / "raw", tmp_path / "split", tmp_path / "manifest.csv", FRACTIONS, seed=1,
+        tmp_path / "raw", tmp_path / "split", tmp_path / "manifest.csv", SPLIT,
         quarantine_path=tmp_path / "quarantine.csv",
     )  # fmt: skip
     quarantine = pd.read_csv(tmp_path / "quarantine.csv")
@@ -106,13 +107,14 @@ def test_a_class_with_only_unreadable_files_is_named(tmp_path, caplog):
         Image.new("RGB", (8, 8)).save(tmp_path / "raw" / "cat" / f"{index}.png")
         (tmp_path / "raw" / "dog" / f"{index}.jpg").write_bytes(b"")
     with pytest.raises(ValueError, match=r"class\(es\) \['dog'\] have no readable image"):
-        split_dataset(tmp_path / "raw", tmp_path / "s", tmp_path / "m.csv", FRACTIONS, seed=1)
+        split_dataset(tmp_path / "raw", tmp_path / "s", tmp_path / "m.csv", SPLIT)
     assert "left out dog/0.jpg: empty file (0 bytes)" in caplog.text
 
 
-def test_dir_source_must_be_a_folder_of_class_folders(tmp_path):
+def test_dir_source_must_be_a_folder_with_files(tmp_path):
     with pytest.raises(ValueError, match="is not a folder"):
         fetch(f"dir:{tmp_path / 'missing'}", tmp_path / "raw")
-    (tmp_path / "flat").mkdir()
-    with pytest.raises(ValueError, match="no class folders"):
-        fetch(f"dir:{tmp_path / 'flat'}", tmp_path / "raw")
+    (tmp_path / "empty" / ".hidden").mkdir(parents=True)
+    with pytest.raises(ValueError, match="no files in"):
+        fetch(f"dir:{tmp_path / 'empty'}", tmp_path / "raw")
+    assert not (tmp_path / "raw").exists()

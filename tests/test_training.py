@@ -7,9 +7,10 @@ import pytest
 import yaml
 
 from ablate import runtime
+from ablate.arrays import decode_split
 from ablate.config import check_settings
 from ablate.sources import fetch
-from ablate.split import split_dataset
+from ablate.split import SPLITS, split_dataset
 from ablate.training import train_cell
 
 runtime.configure()
@@ -26,9 +27,20 @@ DATASET = {"image_size": [16, 16], "color_mode": "grayscale"}
 def split(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     fetch("builtin:digits", root / "raw")
-    fractions = {"train": 0.7, "validation": 0.15, "test": 0.15}
-    split_dataset(root / "raw", root / "split", root / "manifest.csv", fractions, 1, 15)
+    split = {"by": "fractions", "train": 0.7, "validation": 0.15, "test": 0.15, "seed": 1,
+             "max_per_class": 15}  # fmt: skip
+    split_dataset(root / "raw", root / "split", root / "manifest.csv", split)
+    for name in SPLITS:
+        decode_split(
+            split_dir=root / "split", manifest=root / "manifest.csv", split=name,
+            images_path=root / f"{name}-images.npy", labels_path=root / f"{name}-labels.npy",
+            **DATASET,
+        )  # fmt: skip
     return root
+
+
+def arrays(root):
+    return {name: (root / f"{name}-images.npy", root / f"{name}-labels.npy") for name in SPLITS}
 
 
 def train(split, folder, seed=1, **overrides):
@@ -36,7 +48,7 @@ def train(split, folder, seed=1, **overrides):
     check_settings(settings, "test")  # fills in the schema's defaults, as the Snakefile does
     folder.mkdir(parents=True, exist_ok=True)
     summary = train_cell(
-        split_dir=split / "split", manifest=split / "manifest.csv", settings=settings,
+        inputs=arrays(split), manifest=split / "manifest.csv", settings=settings,
         dataset=DATASET, seed=seed, model_path=folder / "model.keras",
         history_path=folder / "history.csv", params_path=folder / "params.yaml",
         summary_path=folder / "train.json", state_dir=folder / "state",
@@ -140,3 +152,17 @@ def test_a_cell_asking_for_two_gpus_trains_through_mirrored_strategy(split, tmp_
     assert summary["replicas"] == 1  # no GPU here: MirroredStrategy over the CPU
     assert len(history) == 1 and history["loss"].notna().all()
     assert train(split, tmp_path / "one", epochs=1)[0]["replicas"] == 1
+
+
+def test_decoding_every_epoch_trains_from_the_split_folder(split, tmp_path):
+    settings = {**BASE, "epochs": 1}
+    check_settings(settings, "test")
+    summary = train_cell(
+        inputs={"train": split / "split", "validation": split / "split"},
+        manifest=split / "manifest.csv", settings=settings, dataset=DATASET, seed=1,
+        model_path=tmp_path / "model.keras", history_path=tmp_path / "history.csv",
+        params_path=tmp_path / "params.yaml", summary_path=tmp_path / "train.json",
+        state_dir=tmp_path / "state",
+    )  # fmt: skip
+    assert summary["train_images"] == len(list((split / "split" / "train").glob("*/*")))
+    assert summary["epochs_run"] == 1 and (tmp_path / "model.keras").stat().st_size > 0

@@ -108,18 +108,17 @@ def test_kept_checkpoint_is_the_epoch_with_the_lowest_validation_loss(tiny_run):
     runtime.configure()
     import keras
 
-    from ablate.data import load_split, one_hot
+    from ablate.data import evaluation_pipeline, split_batches
 
     folder = run_dir(tiny_run, TINY_CELLS[0], 1)
     history = pd.read_csv(folder / "history.csv")
     summary = json.loads((folder / "train.json").read_text())
     assert summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
     model = keras.models.load_model(folder / "model.keras")
-    validation = load_split(
-        tiny_run / "results/tiny/data/split", "validation",
-        [str(d) for d in range(10)], (16, 16), "grayscale",
-    )  # fmt: skip
-    loss, _ = model.evaluate(one_hot(validation.batch(32), 10), verbose=0)
+    arrays = tiny_run / "results/tiny/data/arrays"
+    files = [arrays / "validation-images.npy", arrays / "validation-labels.npy"]
+    validation, _ = split_batches(files, "validation", 32)
+    loss, _ = model.evaluate(evaluation_pipeline(validation, 10), verbose=0)
     assert loss == pytest.approx(history["val_loss"].min(), rel=1e-4)
 
 

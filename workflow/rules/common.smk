@@ -24,6 +24,7 @@ wildcard_constraints:
     study=re.escape(STUDY.name),
     cell="|".join(map(re.escape, STUDY.cells)),
     seed=r"\d+",
+    split="train|validation|test",
 
 
 def run_paths(pattern):
@@ -56,15 +57,23 @@ def dataset_images(wildcards):
     }
 
 
-def split_settings(wildcards):
+def fetch_options(wildcards):
     return {
-        "fractions": {
-            name: config["dataset"]["split"][name]
-            for name in ("train", "validation", "test")
-        },
-        "seed": config["dataset"]["split"]["seed"],
-        "max_per_class": config["dataset"]["max_per_class"],
+        "sha256": STUDY.dataset.get("sha256"),
+        "tfds_data_dir": STUDY.dataset["tfds_data_dir"],
+        # Outside the study's outputs, so a failed download resumes and studies share it.
+        "downloads": "results/downloads",
     }
+
+
+def split_input(split):
+    """What train and evaluate jobs read of one split: its decoded (images, labels) array
+    files, or with dataset.decode 'every_epoch' the split folder."""
+    if STUDY.dataset["decode"] == "every_epoch":
+        return "results/{study}/data/split"
+    return multiext(
+        f"results/{{study}}/data/arrays/{split}", "-images.npy", "-labels.npy"
+    )
 
 
 def cell_settings(wildcards):

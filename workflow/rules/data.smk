@@ -8,7 +8,8 @@ rule download:
     conda:
         "../../envs/ablate.yaml"
     params:
-        source=config["dataset"]["source"],
+        source=STUDY.dataset["source"],
+        options=fetch_options,
     script:
         "../scripts/download.py"
 
@@ -27,6 +28,27 @@ rule split:
     conda:
         "../../envs/ablate.yaml"
     params:
-        split=split_settings,
+        split=STUDY.dataset["split"],
+        labels=STUDY.dataset["labels"],
     script:
         "../scripts/split.py"
+
+
+rule decode:
+    input:
+        split="results/{study}/data/split",
+        manifest="results/{study}/data/manifest.csv",
+    output:
+        images="results/{study}/data/arrays/{split}-images.npy",
+        labels="results/{study}/data/arrays/{split}-labels.npy",
+    log:
+        "results/{study}/logs/decode/{split}.log",
+    benchmark:
+        "results/{study}/benchmarks/decode/{split}.tsv"
+    conda:
+        "../../envs/ablate.yaml"
+    threads: 2
+    params:
+        dataset=dataset_images,
+    script:
+        "../scripts/decode.py"

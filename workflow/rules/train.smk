@@ -1,6 +1,7 @@
 rule train:
     input:
-        split="results/{study}/data/split",
+        train=split_input("train"),
+        validation=split_input("validation"),
         manifest="results/{study}/data/manifest.csv",
     output:
         model="results/{study}/cells/{cell}/seed-{seed}/model.keras",
@@ -28,7 +29,7 @@ rule train:
 rule evaluate:
     input:
         model="results/{study}/cells/{cell}/seed-{seed}/model.keras",
-        split="results/{study}/data/split",
+        test=split_input("test"),
         manifest="results/{study}/data/manifest.csv",
     output:
         metrics="results/{study}/cells/{cell}/seed-{seed}/test/metrics.json",

@@ -5,4 +5,4 @@ from ablate.sources import fetch
 
 with log_to(snakemake.log[0]) as log:
     log.info("fetching %s", snakemake.params.source)
-    fetch(snakemake.params.source, snakemake.output[0])
+    fetch(snakemake.params.source, snakemake.output[0], **snakemake.params.options)

@@ -6,9 +6,9 @@ from ablate.logs import log_to
 with log_to(snakemake.log[0]):
     evaluate_model(
         model_path=snakemake.input.model,
-        split_dir=snakemake.input.split,
-        manifest=snakemake.input.manifest,
+        test=snakemake.input.test,
         dataset=snakemake.params.dataset,
+        manifest=snakemake.input.manifest,
         batch_size=snakemake.params.batch_size,
         threads=snakemake.threads,
         metrics_path=snakemake.output.metrics,

@@ -9,6 +9,7 @@ with log_to(snakemake.log[0]) as log:
         split_dir=snakemake.output.split,
         manifest_path=snakemake.output.manifest,
         quarantine_path=snakemake.output.quarantine,
-        **snakemake.params.split,
+        split=snakemake.params.split,
+        labels=snakemake.params.labels,
     )
     log.info("images per split:\n%s", manifest.groupby(["split", "class"]).size().unstack())

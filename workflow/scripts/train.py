@@ -5,7 +5,7 @@ from ablate.training import train_cell
 
 with log_to(snakemake.log[0]):
     train_cell(
-        split_dir=snakemake.input.split,
+        inputs={"train": snakemake.input.train, "validation": snakemake.input.validation},
         manifest=snakemake.input.manifest,
         settings=snakemake.params.settings,
         dataset=snakemake.params.dataset,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -42,6 +43,7 @@ class Study:
     cells: dict[str, Cell]  # cell name -> cell, in design order
     seeds: list[int]
     baseline: str  # name of the baseline cell
+    dataset: dict[str, Any]  # dataset config with labels and split resolved
 
 
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -184,17 +186,95 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: {error}") from None
 
 
-def check_split(split: Mapping[str, float]) -> None:
-    total = split["train"] + split["validation"] + split["test"]
-    if abs(total - 1.0) > 1e-6:
+FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
+SPLIT_NAMES = tuple(FRACTIONS)
+# What the tfds: fetcher writes (ablate/tfds_export.py): images/<class>/, splits/<split>.txt.
+TFDS_LABELS = {
+    "from": "split_lists",
+    "root": "images",
+    "lists": {
+        "train": "splits/train.txt",
+        "validation": "splits/validation.txt",  # empty when the data set has none
+        "test": "splits/test.txt",
+    },
+}
+
+
+def dataset_settings(dataset: Mapping[str, Any]) -> dict[str, Any]:
+    """``dataset`` with labels and split resolved and checked beyond what the schema says."""
+    kind = dataset["source"].partition(":")[0]
+    if (kind == "url") != ("sha256" in dataset):
         raise ConfigError(
-            f"config key 'dataset.split': train + validation + test must be 1, not {total:g}."
+            "config key 'dataset.sha256': a 'url:' source needs the SHA-256 of its archive "
+            "(`sha256sum FILE`), and other sources take none."
         )
+    labels = dict(dataset.get("labels") or (TFDS_LABELS if kind == "tfds" else {}))
+    labels.setdefault("from", "folders")
+    labels.setdefault("root", "")
+    _check_labels(labels)
+    split = {"seed": 0, **dataset.get("split", {})}
+    split.setdefault("by", "lists" if labels["from"] == "split_lists" else "fractions")
+    split["max_per_class"] = dataset.get("max_per_class")
+    _check_split(split, labels)
+    return {"tfds_data_dir": None, "decode": "once", **dataset, "labels": labels, "split": split}
+
+
+def _check_labels(labels: dict[str, Any]) -> None:
+    needs = {"file_name": "pattern", "split_lists": "lists"}.get(labels["from"])
+    if needs and needs not in labels:
+        raise ConfigError(
+            f"config key 'dataset.labels.{needs}': needed with from: {labels['from']}."
+        )
+    if labels["from"] == "file_name":
+        try:
+            pattern = re.compile(labels["pattern"])
+        except re.error as error:
+            raise ConfigError(f"config key 'dataset.labels.pattern': {error}.") from None
+        if "class" not in pattern.groupindex:
+            raise ConfigError(
+                "config key 'dataset.labels.pattern': needs a group named class, as in "
+                r"'(?P<class>cat|dog)\.\d+\.jpg'."
+            )
+
+
+def _check_split(split: dict[str, Any], labels: Mapping[str, Any]) -> None:
+    by, where = split["by"], "config key 'dataset.split'"
+    kinds = {"fractions": float, "counts": int, "ranges": list, "lists": float}
+    if by == "fractions":
+        for name in SPLIT_NAMES:
+            split.setdefault(name, FRACTIONS[name])
+    elif by == "lists":
+        if labels["from"] != "split_lists":
+            raise ConfigError(f"{where}: by 'lists' needs dataset.labels from 'split_lists'.")
+        if {"train", "test"} & set(split):
+            raise ConfigError(f"{where}: by 'lists' takes its train and test from the lists.")
+        split.setdefault("validation", FRACTIONS["validation"])
+    elif missing := [name for name in SPLIT_NAMES if name not in split]:
+        raise ConfigError(f"{where}: by '{by}' needs {', '.join(missing)}.")
+    for name in SPLIT_NAMES:
+        if name in split and type(split[name]) is not kinds[by]:
+            wanted = {float: "a share in (0, 1)", int: "a count", list: "[start, stop]"}
+            raise ConfigError(
+                f"{where}.{name}: by '{by}' takes {wanted[kinds[by]]}, not {split[name]!r}."
+            )
+    if by in ("counts", "ranges") and split["max_per_class"] is not None:
+        raise ConfigError(f"config key 'dataset.max_per_class': not with split by '{by}'.")
+    if by == "fractions" and abs(sum(split[name] for name in SPLIT_NAMES) - 1.0) > 1e-6:
+        total = sum(split[name] for name in SPLIT_NAMES)
+        raise ConfigError(f"{where}: train + validation + test must be 1, not {total:g}.")
+    if by == "ranges":
+        ranges = sorted((split[name], name) for name in SPLIT_NAMES)
+        for (start, stop), name in ranges:
+            if start >= stop:
+                raise ConfigError(f"{where}.{name}: [start, stop] needs start < stop.")
+        for ((_, stop), first), ((start, _), second) in itertools.pairwise(ranges):
+            if start < stop:
+                raise ConfigError(f"{where}: ranges of {first} and {second} overlap.")
 
 
 def resolve_study(config: Mapping[str, Any]) -> Study:
     """Cells with fully resolved settings from a schema-validated config (defaults filled in)."""
-    check_split(config["dataset"]["split"])
+    dataset = dataset_settings(config["dataset"])
     factors = {name: dict(levels) for name, levels in config.get("factors", {}).items()}
     baseline = baseline_levels(factors, config.get("baseline", {}))
     designed = expand_design(factors, config.get("design", "full"), baseline, config.get("cells"))
@@ -213,4 +293,5 @@ def resolve_study(config: Mapping[str, Any]) -> Study:
         cells=cells,
         seeds=list(config.get("seeds", [1])),
         baseline=cell_name(baseline),
+        dataset=dataset,
     )

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def evaluate_model(
     *,
     model_path: str | Path,
-    split_dir: str | Path,
+    test: Any,
     manifest: str | Path,
     dataset: Mapping[str, Any],
     batch_size: int,
@@ -33,13 +33,13 @@ def evaluate_model(
     import keras
 
     import ablate.layers  # noqa: F401  (registers custom layers that saved models use)
-    from ablate.data import evaluation_pipeline, load_split
+    from ablate.data import evaluation_pipeline, split_batches
 
     classes = read_class_names(manifest)
     model = keras.models.load_model(model_path)
-    test = load_split(split_dir, "test", classes, dataset["image_size"], dataset["color_mode"])
-    labels = np.concatenate([batch_labels.numpy() for _, batch_labels in test.batch(1024)])
-    probabilities = model.predict(evaluation_pipeline(test, batch_size), verbose=0)
+    batches, _ = split_batches(test, "test", batch_size, None, classes, dataset)
+    labels = np.concatenate([batch_labels for _, batch_labels in batches.as_numpy_iterator()])
+    probabilities = model.predict(evaluation_pipeline(batches), verbose=0)
     result = score(labels, probabilities, classes)
     Path(metrics_path).write_text(json.dumps(result.overall, indent=2) + "\n")
     result.per_class.to_csv(per_class_path, index=False)

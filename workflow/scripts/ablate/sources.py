@@ -1,16 +1,20 @@
-"""Data sources: fetch a data set named by ``dataset.source`` into one folder per class.
+"""Data sources: fetch the data set named by ``dataset.source`` into one folder.
 
 A source is written as '<kind>:<what>'. Each kind is a registered fetcher: 'builtin'
-(data shipped in a package) and 'dir' (a folder of class folders) so far; later kinds
-(tfds:NAME, url:URL) slot in beside them.
+(data shipped in a package), 'dir' (a folder on disk, read in place), 'url' (an archive,
+downloaded and extracted safely) and 'tfds' (a TensorFlow Datasets data set, exported).
+What the folder holds is read by ablate.labels (class folders, file names, split lists).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -31,18 +35,24 @@ def parse_source(source: str) -> tuple[str, str]:
     return kind, what
 
 
-def fetch(source: str, destination: str | Path) -> None:
-    """Write the images of ``source`` into ``destination/<class>/``, atomically.
+# (what, empty folder to fill, options: sha256, tfds_data_dir, downloads) -> None
+Fetcher = Callable[[str, Path, Mapping[str, Any]], None]
+
+
+def fetch(source: str, destination: str | Path, **options: Any) -> None:
+    """Write the data set of ``source`` into ``destination``, atomically.
 
     The folder appears only once complete, so an interrupted fetch leaves nothing behind.
+    ``options``: ``sha256`` (url), ``downloads`` (folder that keeps downloaded archives,
+    so a failed or repeated fetch resumes instead of downloading again), ``tfds_data_dir``.
     """
     kind, what = parse_source(source)
-    fetcher: Callable[[str, Path], None] = SOURCES.get(kind)
+    fetcher: Fetcher = SOURCES.get(kind)
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}-", dir=destination.parent))
     try:
-        fetcher(what, staging)
+        fetcher(what, staging, options)
         staging.rename(destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -50,24 +60,50 @@ def fetch(source: str, destination: str | Path) -> None:
 
 
 @SOURCES.register("dir")
-def link_folder(path: str, destination: Path) -> None:
-    """An existing folder of class folders, read in place: the raw folder holds symbolic
+def link_folder(path: str, destination: Path, options: Mapping[str, Any]) -> None:
+    """An existing folder, read in place: the raw folder mirrors its tree with symbolic
     links to its files, so nothing of the user's is copied, moved or changed."""
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise ValueError(f"dataset.source 'dir:{path}': {root} is not a folder.")
-    classes = [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
-    if not classes:
-        raise ValueError(f"dataset.source 'dir:{path}': no class folders in {root}.")
-    for class_dir in classes:
-        (destination / class_dir.name).mkdir()
-        for file in sorted(class_dir.iterdir()):
-            if file.is_file() and not file.name.startswith("."):
-                (destination / class_dir.name / file.name).symlink_to(file)
+    linked = 0
+    for top, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        folder = Path(top)
+        mirror = destination / folder.relative_to(root)
+        mirror.mkdir(exist_ok=True)
+        for name in sorted(files):
+            if not name.startswith("."):
+                (mirror / name).symlink_to(folder / name)
+                linked += 1
+    if not linked:
+        raise ValueError(f"dataset.source 'dir:{path}': no files in {root}.")
+
+
+@SOURCES.register("url")
+def fetch_archive(url: str, destination: Path, options: Mapping[str, Any]) -> None:
+    """A zip or tar archive: downloaded (kept under ``downloads``, named by its checksum,
+    so other studies and reruns reuse it), verified, then extracted safely."""
+    from ablate.archives import download, extract
+
+    name = Path(urllib.parse.urlparse(url).path).name or "archive"
+    archive = Path(options["downloads"]) / f"{options['sha256'][:16]}-{name}"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    download(url, archive, options["sha256"])
+    destination.rmdir()  # extract() creates its target itself, atomically
+    extract(archive, destination)
+
+
+@SOURCES.register("tfds")
+def fetch_tfds(name: str, destination: Path, options: Mapping[str, Any]) -> None:
+    """A TensorFlow Datasets data set, exported to images/<class>/ and splits/<split>.txt."""
+    from ablate.tfds_export import export_tfds
+
+    export_tfds(name, destination, data_dir=options.get("tfds_data_dir"))
 
 
 @SOURCES.register("builtin")
-def fetch_builtin(name: str, destination: Path) -> None:
+def fetch_builtin(name: str, destination: Path, options: Mapping[str, Any]) -> None:
     BUILTIN.get(name)(destination)
 
 

@@ -93,7 +93,7 @@ class TrainingState:
 
 def train_cell(
     *,
-    split_dir: str | Path,
+    inputs: Mapping[str, Any],
     manifest: str | Path,
     settings: Mapping[str, Any],
     dataset: Mapping[str, Any],
@@ -108,14 +108,16 @@ def train_cell(
 ) -> dict[str, Any]:
     """Train (or resume), then write the best checkpoint, history, params and a summary.
 
-    ``settings`` is a cell's fully resolved training setup; ``dataset`` holds image_size
-    and color_mode. ``description`` (study, cell, factor levels) is copied into params.yaml.
+    ``inputs`` maps train and validation to their (images, labels) array files (see
+    ablate.arrays) or to the split folder; ``settings`` is a cell's fully resolved
+    training setup; ``dataset`` holds image_size and color_mode. ``description`` (study,
+    cell, factor levels) is copied into params.yaml.
     """
     runtime.configure(seed=seed, threads=threads)
     import keras
 
     from ablate.augment import build_augmentation, build_mixing
-    from ablate.data import load_split, one_hot, training_pipeline
+    from ablate.data import evaluation_pipeline, split_batches, training_pipeline
     from ablate.models import build_model
     from ablate.optimizers import build_optimizer
 
@@ -124,11 +126,15 @@ def train_cell(
     shape = input_shape(dataset["image_size"], dataset["color_mode"])
     monitor = settings.get("monitor", "val_loss")
 
-    def load(split: str) -> Any:
-        return load_split(split_dir, split, classes, dataset["image_size"], dataset["color_mode"])
+    def batches(split: str, seed: int | None = None) -> tuple[Any, int]:
+        return split_batches(inputs[split], split, settings["batch_size"], seed, classes, dataset)
 
-    train_images = load("train")
-    num_train = int(train_images.cardinality())
+    train_batches, num_train = batches("train", seed)
+    if (found := tuple(train_batches.element_spec[0].shape[1:])) != shape:
+        raise ValueError(
+            f"{inputs['train']} holds images of {found}, not {shape}: the decode step is "
+            "out of date; delete the array files and run again."
+        )
     steps_per_epoch = math.ceil(num_train / settings["batch_size"])
     # Build everything that a config can get wrong before the first epoch.
     augmentation = build_augmentation(settings.get("augmentation", []), seed)
@@ -156,10 +162,8 @@ def train_cell(
         model.name, model.count_params(), strategy.num_replicas_in_sync,
     )  # fmt: skip
 
-    train = training_pipeline(
-        train_images, settings["batch_size"], seed, len(classes), augmentation, mixing
-    )
-    validation = one_hot(load("validation").batch(settings["batch_size"]), len(classes))
+    train = training_pipeline(train_batches, len(classes), augmentation, mixing)
+    validation = evaluation_pipeline(batches("validation")[0], len(classes))
 
     state = TrainingState(state_dir)
     done, best_so_far = state.resume_point(params, monitor)

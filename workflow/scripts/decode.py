@@ -1,0 +1,14 @@
+"""Decode and resize one split's images once into array files every train job reads."""
+
+from ablate.arrays import decode_split
+from ablate.logs import log_to
+
+with log_to(snakemake.log[0]):
+    decode_split(
+        split_dir=snakemake.input.split,
+        manifest=snakemake.input.manifest,
+        split=snakemake.wildcards.split,
+        images_path=snakemake.output.images,
+        labels_path=snakemake.output.labels,
+        **snakemake.params.dataset,
+    )
