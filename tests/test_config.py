@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from ablate.config import (
     ConfigError,
@@ -41,6 +42,18 @@ def test_deep_merge_merges_mappings_and_replaces_everything_else():
     merged = deep_merge(base, {"model": {"filters": [4]}, "epochs": 5})
     assert merged == {"model": {"name": "m", "filters": [4]}, "epochs": 5}
     assert base["model"]["filters"] == [1, 2]  # the base is not modified
+
+
+def test_a_patch_naming_another_model_or_optimizer_replaces_it():
+    base = {
+        "model": {"name": "cifar_cnn", "l2": 1e-5},
+        "optimizer": {"name": "adam", "amsgrad": True},
+    }
+    patch = {"model": {"name": "keras_app:VGG16"}, "optimizer": {"name": "adam", "beta_1": 0.8}}
+    assert deep_merge(base, patch) == {
+        "model": {"name": "keras_app:VGG16"},
+        "optimizer": {"name": "adam", "amsgrad": True, "beta_1": 0.8},  # same name: merged
+    }
 
 
 def test_deep_merge_with_empty_patch_is_a_copy():
@@ -171,3 +184,11 @@ def test_schema_problem_names_the_key_and_the_allowed_keys():
     assert "batch_size, epochs." in problem
     assert schema_problem(study_config()) is None
     assert "key 'seeds.1'" in schema_problem(study_config(seeds=[1, "x"]))
+
+
+def test_yaml_booleans_as_level_names_get_a_hint():
+    from ablate.config import schema_problem
+
+    config = yaml.safe_load("baseline: {cutmix: off}")
+    problem = schema_problem(study_config(baseline=config["baseline"]))
+    assert "key 'baseline.cutmix'" in problem and "quote such names" in problem

@@ -38,6 +38,18 @@ def test_small_convnet_options_change_the_architecture():
     assert plain.count_params() == 80 + 1168 + 32896 + 1290
 
 
+def test_small_convnet_builds_s2s_network():
+    """S2 (Keras' cats-vs-dogs convnet at 180x180) reports 991,041 parameters with a
+    one-unit sigmoid output; ablate's two-unit softmax adds one more 12,544 + 1 row."""
+    s2 = {"name": "small_convnet", "filters": [32, 64, 128, 256, 256], "padding": "valid",
+          "pool_last": False, "dense_units": 0}  # fmt: skip
+    model = build_model(s2, (180, 180, 3), 2)
+    assert model.count_params() == 991_041 + 12_545
+    assert layer_kinds(model).count("MaxPooling2D") == 4 and "Dropout" not in layer_kinds(model)
+    with_dropout = build_model({**s2, "dropout": 0.5}, (180, 180, 3), 2)
+    assert layer_kinds(with_dropout).count("Dropout") == 1  # before the last Dense only
+
+
 def test_unknown_model_name_and_argument_are_explained():
     with pytest.raises(ValueError, match=r"unknown model 'resnet'.*Valid names: .*small_convnet"):
         check_model_spec({"name": "resnet"})

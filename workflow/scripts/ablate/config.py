@@ -47,10 +47,20 @@ class Study:
 
 
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Copy of ``base`` with ``patch`` applied: mappings merge key by key, other values replace."""
+    """Copy of ``base`` with ``patch`` applied: mappings merge key by key, other values replace.
+
+    A mapping that names another registered thing (``model: {name: keras_app:VGG16}`` over
+    ``{name: small_convnet, filters: ...}``) replaces the old one: its arguments are not
+    the new one's.
+    """
     merged = copy.deepcopy(dict(base))
     for key, value in (patch or {}).items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        old = merged.get(key)
+        if (
+            isinstance(value, Mapping)
+            and isinstance(old, Mapping)
+            and value.get("name", old.get("name")) == old.get("name")
+        ):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
@@ -137,6 +147,8 @@ def schema_problem(instance: Any, definition: str | None = None, prefix: str = "
     hint = ""
     if error.validator == "additionalProperties" and "properties" in error.schema:
         hint = f" Allowed keys here: {', '.join(error.schema['properties'])}."
+    if isinstance(error.instance, bool):
+        hint += " YAML reads unquoted on/off/yes/no as true/false: quote such names."
     return f"key '{key}': {error.message}.{hint}"
 
 

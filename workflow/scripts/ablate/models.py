@@ -26,11 +26,15 @@ def small_convnet(
     dense_units: int = 128,
     dropout: float = 0.0,
     batch_norm: bool = False,
+    padding: str = "same",
+    pool_last: bool = True,
 ) -> Any:
     """Conv-(BN)-ReLU-MaxPool blocks, Flatten, Dense, softmax: the S2/S5 family.
 
-    `dropout` is applied before and after the hidden dense layer; with `batch_norm` the
-    convolutions drop their bias (BatchNormalization's offset replaces it).
+    `dropout` is applied before and after the hidden dense layer (``dense_units: 0``
+    leaves that layer out); with `batch_norm` the convolutions drop their bias
+    (BatchNormalization's offset replaces it). S2's network is ``filters: [32, 64, 128,
+    256, 256], padding: valid, pool_last: false, dense_units: 0``.
     """
     import keras
     from keras import layers
@@ -39,18 +43,20 @@ def small_convnet(
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for block, width in enumerate(filters, start=1):
         x = layers.Conv2D(
-            width, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{block}"
+            width, kernel_size, padding=padding, use_bias=not batch_norm, name=f"conv{block}"
         )(x)
         if batch_norm:
             x = layers.BatchNormalization(name=f"bn{block}")(x)
         x = layers.Activation("relu", name=f"relu{block}")(x)
-        x = layers.MaxPooling2D(name=f"pool{block}")(x)
+        if pool_last or block < len(filters):
+            x = layers.MaxPooling2D(name=f"pool{block}")(x)
     x = layers.Flatten(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout_features")(x)
-    x = layers.Dense(dense_units, activation="relu", name="hidden")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="dropout_hidden")(x)
+    if dense_units:
+        x = layers.Dense(dense_units, activation="relu", name="hidden")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="dropout_hidden")(x)
     # float32 output keeps the softmax stable should mixed precision be switched on.
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="classes")(x)
     return keras.Model(inputs, outputs, name="small_convnet")

@@ -1,0 +1,162 @@
+"""The study presets in studies/: each validates, dry-runs, and runs end to end on a tiny
+offline stand-in of its data (same layout and classes, tiny images, one epoch)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, planned_jobs, snakemake, write_config
+from standins import (
+    class_folders,
+    food101_tar,
+    kaggle_cats_dogs_zip,
+    prepare_tfds,
+    serve_folder,
+    sha256,
+)
+
+from ablate.config import resolve_study
+from ablate.models import build_model
+
+PRESETS = sorted((REPO / "studies").glob("*.yaml"))
+CELLS = {"s1-stanford-dogs": 4, "s2-cats-vs-dogs": 2, "s3-transfer-learning": 4,
+         "s4-food101-resnet20": 3, "s5-cifar10": 6}  # fmt: skip
+
+
+def load(name: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO / "studies" / f"{name}.yaml").read_text())
+
+
+def test_there_is_one_preset_per_study():
+    assert [path.stem for path in PRESETS] == sorted(CELLS)
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda path: path.stem)
+def test_preset_validates_and_dry_runs(path, tmp_path):
+    config = yaml.safe_load(path.read_text())
+    assert config["study"] == path.stem  # results/<file name>/
+    study = resolve_study(config)
+    assert len(study.cells) == CELLS[path.stem]
+    write_config(tmp_path, config)
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "--cores", "4", "--resources", "gpu=1"))
+    trains = [wildcards for rule, wildcards in jobs if rule == "train"]
+    assert len(trains) == len(study.cells) * len(study.seeds)
+    assert {rule for rule, _ in jobs} >= {"download", "split", "decode", "evaluate", "figures"}
+
+
+def test_presets_spell_out_the_write_ups_settings():
+    s2 = resolve_study(load("s2-cats-vs-dogs"))
+    model = build_model(s2.cells[s2.baseline].settings["model"], (180, 180, 3), 2)
+    assert model.count_params() == 991_041 + 12_545  # S2's network, softmax head
+    assert load("s2-cats-vs-dogs")["dataset"]["split"]["train"] == [0, 1000]
+    s5 = resolve_study(load("s5-cifar10"))
+    epochs = sorted(cell.settings["epochs"] for cell in s5.cells.values())
+    assert epochs == [20, 20, 50, 50, 50, 100]
+    s3 = resolve_study(load("s3-transfer-learning"))
+    assert s3.dataset["split"] | {"max_per_class": None} == {
+        "by": "fractions", "train": 0.64, "validation": 0.16, "test": 0.2, "seed": 124,
+        "max_per_class": None,
+    }  # fmt: skip
+    vgg = s3.cells["network-vgg16-frozen"].settings["model"]
+    assert vgg == {"name": "keras_app:VGG16", "weights": "imagenet"}  # replaced, not merged
+
+
+def test_docs_give_every_presets_reported_numbers():
+    docs = (REPO / "docs" / "studies.md").read_text()
+    for path in PRESETS:
+        assert f"studies/{path.name}" in docs
+    for figure in ("0.7267", "0.690", "0.829", "0.457", "0.571", "0.8898"):
+        assert figure in docs
+
+
+def smoke(config: dict[str, Any], dataset: dict[str, Any]) -> dict[str, Any]:
+    """The preset with its data swapped for a stand-in: one seed, one epoch everywhere,
+    no pretrained weights (they need the internet)."""
+    config = copy.deepcopy(config)
+    config["dataset"].update(dataset)
+    config["seeds"] = [1]
+    patches = [config["base"], *(p or {} for f in config["factors"].values() for p in f.values())]
+    for patch in patches:
+        if "epochs" in patch:
+            patch["epochs"] = 1
+        if "weights" in patch.get("model", {}):
+            patch["model"]["weights"] = "none"
+    return config
+
+
+def run_smoke(workdir: Path, config: dict[str, Any]) -> pd.DataFrame:
+    write_config(workdir, config)
+    snakemake(workdir, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
+    runs = pd.read_csv(workdir / "results" / config["study"] / "runs.csv")
+    assert len(runs) == CELLS[config["study"]]
+    assert runs["test_accuracy"].between(0, 1).all() and (runs["epochs_run"] == 1).all()
+    return runs
+
+
+def manifest(workdir: Path, config: dict[str, Any]) -> pd.DataFrame:
+    return pd.read_csv(workdir / "results" / config["study"] / "data" / "manifest.csv")
+
+
+def test_s1_smoke_run_on_a_stanford_dogs_stand_in(tmp_path):
+    prepare_tfds("stanford_dogs", tmp_path / "tfds", {"train": 7, "test": 1})
+    config = smoke(
+        load("s1-stanford-dogs"), {"tfds_data_dir": str(tmp_path / "tfds"), "image_size": [32, 32]}
+    )
+    runs = run_smoke(tmp_path / "run", config)
+    assert (runs["test_images"] == 120).all()  # the official test split, one per class
+    assert manifest(tmp_path / "run", config)["class"].nunique() == 120
+
+
+def test_s2_smoke_run_on_a_kaggle_archive_stand_in(tmp_path):
+    archive = kaggle_cats_dogs_zip(tmp_path)
+    with serve_folder(tmp_path) as url:
+        config = smoke(
+            load("s2-cats-vs-dogs"),
+            {"source": f"url:{url}/{archive.name}", "sha256": sha256(archive),
+             "split": {"by": "ranges", "train": [0, 10], "validation": [10, 15], "test": [15, 25]},
+             "image_size": [80, 80]},  # the smallest size S2's five valid convolutions take
+        )  # fmt: skip
+        run_smoke(tmp_path / "run", config)
+    split = manifest(tmp_path / "run", config).groupby(["split", "class"]).size().unstack()
+    assert split.to_dict() == {"Cat": {"test": 10, "train": 10, "validation": 5},
+                               "Dog": {"test": 10, "train": 10, "validation": 5}}  # fmt: skip
+    quarantine = pd.read_csv(tmp_path / "run/results/s2-cats-vs-dogs/data/quarantine.csv")
+    assert sorted(quarantine["source"]) == [
+        "PetImages/Cat/666.jpg", "PetImages/Cat/Thumbs.db", "PetImages/Dog/Thumbs.db"
+    ]  # fmt: skip
+
+
+def test_s3_smoke_run_on_a_folder_of_class_folders(tmp_path):
+    animals = ["cane", "cavallo", "elefante", "farfalla", "gallina", "gatto", "mucca",
+               "pecora", "ragno", "scoiattolo"]  # fmt: skip
+    folder = class_folders(tmp_path / "animals10", animals, per_class=10)
+    # InceptionV3 takes nothing smaller than 75x75.
+    config = smoke(
+        load("s3-transfer-learning"), {"source": f"dir:{folder}", "image_size": [75, 75]}
+    )
+    runs = run_smoke(tmp_path / "run", config)
+    assert (runs["test_images"] == 20).all()
+
+
+def test_s4_smoke_run_on_a_food101_archive_stand_in(tmp_path):
+    archive = food101_tar(tmp_path)
+    with serve_folder(tmp_path) as url:
+        config = smoke(
+            load("s4-food101-resnet20"),
+            {"source": f"url:{url}/{archive.name}", "sha256": sha256(archive)},
+        )
+        runs = run_smoke(tmp_path / "run", config)
+    assert (runs["test_images"] == 202).all()  # meta/test.txt: 2 per class
+    assert manifest(tmp_path / "run", config)["class"].nunique() == 101
+
+
+def test_s5_smoke_run_on_a_cifar10_stand_in(tmp_path):
+    prepare_tfds("cifar10", tmp_path / "tfds", {"train": 10, "test": 2})
+    config = smoke(load("s5-cifar10"), {"tfds_data_dir": str(tmp_path / "tfds")})
+    runs = run_smoke(tmp_path / "run", config)
+    assert (runs["test_images"] == 20).all()
