@@ -1,11 +1,27 @@
 # ablate: one image-classification ablation study, from one config file.
-#   snakemake --cores 4 --resources gpu=1
+#   snakemake --cores 4 --resources gpu=1                  a workstation
+#   snakemake --workflow-profile profiles/slurm            a SLURM cluster
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 configfile: "config.yaml"
+
+
+# `gpu` is counted per machine (per submitted job on a cluster), not across the whole
+# cluster: `--resources gpu=1` would otherwise let one train job run at a time anywhere.
+resource_scopes:
+    gpu="local",
+
+
+# Cheap steps run where snakemake runs: no queueing, and the download may need the
+# internet, which compute nodes often lack.
+localrules:
+    all,
+    download,
+    aggregate,
+    figures,
 
 
 report: "workflow/report/workflow.rst"

@@ -1,3 +1,4 @@
+import math
 import re
 import sys
 from pathlib import Path
@@ -83,6 +84,12 @@ def cell_settings(wildcards):
 def cell_description(wildcards):
     cell = STUDY.cells[wildcards.cell]
     return {"study": STUDY.name, "cell": cell.name, "levels": cell.levels}
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes a train job asks for; grows on each retry when resources.runtime_growth > 1."""
+    limits = config["resources"]
+    return math.ceil(limits["runtime"] * limits["runtime_growth"] ** (attempt - 1))
 
 
 def cell_gpus(wildcards):

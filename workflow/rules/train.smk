@@ -14,9 +14,11 @@ rule train:
         "results/{study}/benchmarks/train/{cell}/seed-{seed}.tsv"
     conda:
         "../../envs/ablate.yaml"
-    threads: 2
+    threads: config["resources"]["cpus"]
     resources:
         gpu=cell_gpus,
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=train_runtime,
     params:
         settings=cell_settings,
         dataset=dataset_images,

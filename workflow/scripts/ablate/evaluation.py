@@ -29,7 +29,7 @@ def evaluate_model(
     confusion_path: str | Path,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    runtime.configure(threads=threads)
+    runtime.configure(threads=threads, claim=0)  # evaluate claims no GPU: leave them be
     import keras
 
     import ablate.layers  # noqa: F401  (registers custom layers that saved models use)

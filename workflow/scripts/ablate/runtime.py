@@ -11,8 +11,18 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def configure(seed: int | None = None, threads: int | None = None) -> None:
-    """Seed every generator, make ops deterministic, bound CPU threads, let GPU memory grow."""
+def configure(
+    seed: int | None = None, threads: int | None = None, claim: int | None = None
+) -> None:
+    """Seed every generator, make ops deterministic, bound CPU threads, let GPU memory grow.
+
+    ``claim``: GPUs this job holds on its own (ablate.gpu_slots), claimed before
+    TensorFlow starts; 0 hides them all; None leaves the visible GPUs as they are.
+    """
+    if claim is not None:
+        from ablate.gpu_slots import claim_gpus
+
+        claim_gpus(claim)
     import keras
     import tensorflow as tf
 

@@ -113,7 +113,7 @@ def train_cell(
     training setup; ``dataset`` holds image_size and color_mode. ``description`` (study,
     cell, factor levels) is copied into params.yaml.
     """
-    runtime.configure(seed=seed, threads=threads)
+    runtime.configure(seed=seed, threads=threads, claim=settings.get("gpus", 1))
     import keras
 
     from ablate.augment import build_augmentation, build_mixing

@@ -1,0 +1,143 @@
+"""A real SLURM: the tiny study submitted through Snakemake's SLURM executor plugin with
+the project's profile, to a one-node cluster started here (tests/slurm/cluster.sh)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, snakemake, snakemake_command, tiny_config, write_config
+
+CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
+# The plugin's defaults poll slowly; the options a test cluster without accounting needs.
+SLURM = [
+    "--workflow-profile", str(REPO / "profiles" / "slurm"),
+    "--slurm-status-command", "squeue", "--slurm-no-account",
+    "--slurm-init-seconds-before-status-checks", "1", "--slurm-keep-successful-logs",
+    "--seconds-between-status-checks", "2", "--latency-wait", "5",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if os.geteuid() != 0 or (shutil.which("apt-get") is None and shutil.which("slurmctld") is None):
+        pytest.skip("a SLURM test cluster needs root and Debian's slurm-wlm (apt-get)")
+    started = subprocess.run(
+        ["bash", str(CLUSTER), "start"], capture_output=True, text=True, timeout=900
+    )
+    if started.returncode != 0:
+        pytest.fail(f"could not start the test cluster:\n{started.stdout}\n{started.stderr}")
+    yield
+    subprocess.run(["bash", str(CLUSTER), "stop"], capture_output=True, timeout=120)
+
+
+def cluster_config(**overrides):
+    config = tiny_config(design="list", cells=[{}, {"regularization": "dropout"}], seeds=[1])
+    config["resources"] = {"cpus": 1, "mem_mb": 1000, "runtime": 10}
+    config.update(overrides)
+    return config
+
+
+def slurm_jobs() -> list[dict[str, str]]:
+    """Every job the cluster still remembers (MinJobAge keeps finished ones), as fields."""
+    lines = subprocess.run(
+        ["scontrol", "--oneliner", "show", "job"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    jobs = []
+    for line in lines:
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+        if "JobId" in fields:
+            jobs.append(fields)
+    return jobs
+
+
+def train_jobs(workdir: Path) -> list[dict[str, str]]:
+    return [
+        job for job in slurm_jobs()
+        if job.get("Comment", "").startswith("rule_train_") and job["WorkDir"] == str(workdir)
+    ]  # fmt: skip
+
+
+def test_the_tiny_study_runs_through_sbatch_one_gpu_job_at_a_time(cluster, tmp_path):
+    write_config(tmp_path / "slurm", cluster_config())
+    result = snakemake(tmp_path / "slurm", *SLURM)
+    output = result.stdout + result.stderr
+    trains = train_jobs(tmp_path / "slurm")
+    assert len(trains) == 2, output
+    for job in trains:
+        assert f"SLURM jobid {job['JobId']}" in output  # snakemake submitted it via sbatch
+        assert job["JobState"] == "COMPLETED"
+        asked = job.get("TresPerJob", "") + job.get("TresPerNode", "")
+        assert asked.endswith("gpu:1"), job  # --gpus=1
+    spans = sorted(
+        (datetime.fromisoformat(job["StartTime"]), datetime.fromisoformat(job["EndTime"]))
+        for job in trains
+    )
+    assert spans[0][1] <= spans[1][0]  # one GPU on the node: never two train jobs at once
+    others = {job["Comment"].split("_wildcards")[0] for job in slurm_jobs()
+              if job["WorkDir"] == str(tmp_path / "slurm")}  # fmt: skip
+    assert {"rule_split", "rule_decode", "rule_evaluate"} <= others
+    assert not others & {"rule_download", "rule_aggregate", "rule_figures"}  # local rules
+
+    # The same study run locally writes the same artifacts, with the same training.
+    write_config(tmp_path / "local", cluster_config())
+    snakemake(tmp_path / "local", "--cores", "2", "--resources", "gpu=1")
+    files = {
+        name: sorted(
+            p.relative_to(tmp_path / name / "results").as_posix()
+            for p in (tmp_path / name / "results").rglob("*")
+            if p.is_file() and "/logs/" not in p.as_posix() and "/benchmarks/" not in p.as_posix()
+        )
+        for name in ("slurm", "local")
+    }
+    assert files["slurm"] == files["local"]
+    for cell_seed in {Path(f).parent for f in files["local"] if f.endswith("history.csv")}:
+        histories = [pd.read_csv(tmp_path / n / "results" / cell_seed / "history.csv")
+                     for n in ("slurm", "local")]  # fmt: skip
+        columns = ["loss", "val_loss", "val_accuracy"]
+        pd.testing.assert_frame_equal(histories[0][columns], histories[1][columns], rtol=1e-4)
+
+
+def test_a_train_job_cancelled_with_scancel_resumes_when_submitted_again(cluster, tmp_path):
+    config = cluster_config(cells=[{}])
+    config["base"]["epochs"] = 12
+    write_config(tmp_path, config)
+    state = tmp_path / "results" / "tiny" / "state"
+    command = snakemake_command(tmp_path, *SLURM, "--retries", "0")
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            histories = list(state.glob("*/seed-1/history.csv"))
+            # Header plus three epochs; read as text, the file may be mid-write.
+            if histories and len(histories[0].read_text().splitlines()) >= 4:
+                break
+            assert first.poll() is None, first.stdout.read()
+            time.sleep(0.5)
+        else:
+            pytest.fail("the train job never finished three epochs")
+        running = [job for job in train_jobs(tmp_path) if job["JobState"] == "RUNNING"]
+        assert len(running) == 1
+        subprocess.run(["scancel", running[0]["JobId"]], check=True)
+        first.wait(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode != 0  # the cancelled job failed the run
+    assert not list((tmp_path / "results" / "tiny" / "cells").rglob("train.json"))
+
+    second = snakemake(tmp_path, *SLURM)
+    assert second.returncode == 0
+    summary_path = next((tmp_path / "results" / "tiny" / "cells").rglob("train.json"))
+    summary = yaml.safe_load(summary_path.read_text())
+    assert summary["resumed_after_epoch"] >= 3
+    history = pd.read_csv(summary_path.parent / "history.csv")
+    assert history["epoch"].tolist() == list(range(12))  # no gap, no duplicate
+    assert len(train_jobs(tmp_path)) == 2  # submitted twice

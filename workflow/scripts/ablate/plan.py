@@ -1,0 +1,130 @@
+"""What a run would do, before it does it: which train jobs are new, which changed and in
+what setting, and how long they should take, from the benchmark files of runs done.
+
+    python -m ablate.plan [--configfile config.yaml] [--gpus N] [-- extra snakemake options]
+
+Snakemake's dry run decides what runs (the same rerun triggers as the real run); this
+adds the setting-by-setting difference to the kept params.yaml and the time estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ablate.config import resolve_study
+
+SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
+
+
+@dataclass
+class PlannedJob:
+    rule: str
+    wildcards: dict[str, str]
+    reason: str
+
+
+def dry_run(workdir: Path, configfile: Path, extra: Sequence[str] = ()) -> list[PlannedJob]:
+    """The jobs of ``snakemake --dry-run`` with their wildcards and reasons."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
+               "--directory", str(workdir), "--configfile", str(configfile),
+               "--dry-run", *extra]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"snakemake --dry-run failed:\n{result.stdout}\n{result.stderr}")
+    jobs: list[PlannedJob] = []
+    for line in (result.stdout + result.stderr).splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            jobs.append(PlannedJob(line[5:-1], {}, ""))
+        elif line.startswith("wildcards:") and jobs:
+            pairs = (pair.strip().split("=", 1) for pair in line[10:].split(","))
+            jobs[-1].wildcards = dict(pairs)
+        elif line.startswith("reason:") and jobs:
+            jobs[-1].reason = line[7:].strip()
+    return jobs
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """'key.path: old -> new' for every setting that differs."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        changed = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            changed += differences(old.get(key, "(unset)"), new.get(key, "(unset)"), path)
+        return changed
+    return [] if old == new else [f"{prefix}: {old} -> {new}"]
+
+
+def past_seconds(study_dir: Path) -> dict[tuple[str, str], float]:
+    """Wall seconds of every finished train job, from Snakemake's benchmark files."""
+    seconds = {}
+    for path in sorted((study_dir / "benchmarks" / "train").glob("*/seed-*.tsv")):
+        table = pd.read_csv(path, sep="\t")
+        if len(table):
+            seconds[(path.parent.name, path.stem.removeprefix("seed-"))] = float(
+                table["s"].iloc[-1]
+            )
+    return seconds
+
+
+def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = ()) -> str:
+    config = yaml.safe_load(configfile.read_text())
+    study = resolve_study(config)
+    study_dir = workdir / "results" / study.name
+    jobs = dry_run(workdir, configfile, extra)
+    trains = [job for job in jobs if job.rule == "train"]
+    seconds = past_seconds(study_dir)
+    typical = statistics.median(seconds.values()) if seconds else None
+    lines = [f"study {study.name}: {len(jobs)} job(s) to run, {len(trains)} of them training"]
+    estimate, unknown = 0.0, 0
+    for job in trains:
+        cell, seed = job.wildcards["cell"], job.wildcards["seed"]
+        kept = study_dir / "cells" / cell / f"seed-{seed}" / "params.yaml"
+        if not kept.exists():
+            why = ["new"]
+        else:
+            old = yaml.safe_load(kept.read_text())
+            new = {**old, **study.cells[cell].settings}  # description, seed, dataset as kept
+            new["dataset"] = {k: config["dataset"].get(k, v) for k, v in old["dataset"].items()}
+            why = differences(old, new) or [job.reason or "inputs changed"]
+        guess = seconds.get((cell, seed), typical)
+        if guess is None:
+            unknown += 1
+        else:
+            estimate += guess
+        lines.append(f"  {cell} seed {seed}: " + "; ".join(why))
+    if trains:
+        if estimate:
+            per_slot = estimate / max(gpus, 1)
+            lines.append(
+                f"estimated training time: {estimate / 60:.1f} min of train jobs, about "
+                f"{per_slot / 60:.1f} min with {gpus} GPU slot(s) in parallel"
+                + (f"; {unknown} job(s) without any timing yet" if unknown else "")
+            )
+        else:
+            lines.append("no finished train job yet: no time estimate")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", type=Path, default=Path("config.yaml"))
+    parser.add_argument("--directory", type=Path, default=Path("."))
+    parser.add_argument("--gpus", type=int, default=1, help="train jobs that run at once")
+    parser.add_argument("extra", nargs="*", help="more snakemake options, after --")
+    args = parser.parse_args(argv)
+    print(plan(args.directory.resolve(), args.configfile.resolve(), args.gpus, args.extra))
+
+
+if __name__ == "__main__":
+    main()
