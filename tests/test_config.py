@@ -192,3 +192,11 @@ def test_yaml_booleans_as_level_names_get_a_hint():
     config = yaml.safe_load("baseline: {cutmix: off}")
     problem = schema_problem(study_config(baseline=config["baseline"]))
     assert "key 'baseline.cutmix'" in problem and "quote such names" in problem
+
+
+def test_a_retried_train_job_asks_for_more_time_when_the_config_says_so():
+    from ablate.config import runtime_minutes
+
+    growing = {"runtime": 90, "runtime_growth": 1.5}
+    assert [runtime_minutes(growing, attempt) for attempt in (1, 2, 3)] == [90, 135, 203]
+    assert runtime_minutes({"runtime": 90, "runtime_growth": 1}, 3) == 90

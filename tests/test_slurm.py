@@ -67,7 +67,8 @@ def train_jobs(workdir: Path) -> list[dict[str, str]]:
 
 def test_the_tiny_study_runs_through_sbatch_one_gpu_job_at_a_time(cluster, tmp_path):
     write_config(tmp_path / "slurm", cluster_config())
-    result = snakemake(tmp_path / "slurm", *SLURM)
+    # gpu is a per-job resource: this caps GPUs per job, not train jobs in the cluster.
+    result = snakemake(tmp_path / "slurm", *SLURM, "--resources", "gpu=1")
     output = result.stdout + result.stderr
     trains = train_jobs(tmp_path / "slurm")
     assert len(trains) == 2, output
@@ -81,6 +82,8 @@ def test_the_tiny_study_runs_through_sbatch_one_gpu_job_at_a_time(cluster, tmp_p
         for job in trains
     )
     assert spans[0][1] <= spans[1][0]  # one GPU on the node: never two train jobs at once
+    submitted = sorted(datetime.fromisoformat(job["SubmitTime"]) for job in trains)
+    assert submitted[1] <= spans[0][1]  # both were queued at once; SLURM held the second
     others = {job["Comment"].split("_wildcards")[0] for job in slurm_jobs()
               if job["WorkDir"] == str(tmp_path / "slurm")}  # fmt: skip
     assert {"rule_split", "rule_decode", "rule_evaluate"} <= others

@@ -4,7 +4,7 @@
 # for a GPU run one at a time, as on a one-GPU node), no accounting database.
 #
 #   tests/slurm/cluster.sh start    install (Debian slurm-wlm, munge) if needed, configure, start
-#   tests/slurm/cluster.sh stop     stop the daemons (configuration stays)
+#   tests/slurm/cluster.sh stop     stop the daemons and remove the configuration
 #   tests/slurm/cluster.sh status   exit 0 when the node accepts jobs
 #
 # Idempotent: start on a running cluster only checks it. Needs root.
@@ -98,6 +98,11 @@ stop() {
     pkill -x slurmd || true
     pkill -x slurmctld || true
     pkill -x munged || true
+    # Take our configuration away too: with a slurm.conf naming a controller that is down,
+    # every SLURM client (and snakemake's SLURM plugin, when it loads) waits for it.
+    if head -n 1 "$CONF/slurm.conf" 2>/dev/null | grep -q "ablate's tests/slurm/cluster.sh"; then
+        rm -f "$CONF/slurm.conf" "$CONF/gres.conf"
+    fi
     echo "slurm: stopped"
 }
 

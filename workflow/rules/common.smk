@@ -1,4 +1,3 @@
-import math
 import re
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ from snakemake.utils import validate
 # every script's path (local, conda or cluster); the Snakefile needs it here too.
 sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
-from ablate.config import ConfigError, resolve_study, schema_problem
+from ablate.config import ConfigError, resolve_study, runtime_minutes, schema_problem
 
 if problem := schema_problem(config):
     # One line naming the key, before snakemake's own (verbose) validation.
@@ -87,9 +86,7 @@ def cell_description(wildcards):
 
 
 def train_runtime(wildcards, attempt):
-    """Minutes a train job asks for; grows on each retry when resources.runtime_growth > 1."""
-    limits = config["resources"]
-    return math.ceil(limits["runtime"] * limits["runtime_growth"] ** (attempt - 1))
+    return runtime_minutes(config["resources"], attempt)
 
 
 def cell_gpus(wildcards):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -282,6 +283,12 @@ def _check_split(split: dict[str, Any], labels: Mapping[str, Any]) -> None:
         for ((_, stop), first), ((start, _), second) in itertools.pairwise(ranges):
             if start < stop:
                 raise ConfigError(f"{where}: ranges of {first} and {second} overlap.")
+
+
+def runtime_minutes(resources: Mapping[str, Any], attempt: int) -> int:
+    """Time limit of a train job's ``attempt`` (1 = first try): ``runtime`` minutes,
+    times ``runtime_growth`` for every retry, so a job killed by its limit gets more."""
+    return math.ceil(resources["runtime"] * resources["runtime_growth"] ** (attempt - 1))
 
 
 def resolve_study(config: Mapping[str, Any]) -> Study:
