@@ -175,7 +175,7 @@ def test_train_jobs_claim_the_gpus_their_cell_asks_for(tmp_path):
     config["factors"]["regularization"]["dropout"]["gpus"] = 2
     config["resources"] = {"cpus": 3, "mem_mb": 5000, "runtime": 45}
     write_config(tmp_path, config)
-    jobs = planned_jobs(snakemake(tmp_path, "--dry-run", "--cores", "4"))
+    jobs = planned_jobs(snakemake(tmp_path, "--dry-run", "--cores", "4", "--resources", "gpu=2"))
     claimed = {(w["cell"], w["gpu"]) for rule, w in jobs if rule == "train"}
     assert claimed == {
         ("augmentation-none__regularization-none", "1"),
@@ -184,7 +184,7 @@ def test_train_jobs_claim_the_gpus_their_cell_asks_for(tmp_path):
     # CPUs, memory and time limit of every train job come from the config's resources.
     for rule, fields in jobs:
         if rule == "train":
-            assert (fields["_cores"], fields["mem_mb"], fields["runtime"]) == ("3", "5000", "45")
+            assert (fields["threads"], fields["mem_mb"], fields["runtime"]) == ("3", "5000", "45")
 
 
 @pytest.mark.parametrize(
