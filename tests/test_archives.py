@@ -465,3 +465,23 @@ def test_existing_target_is_not_touched_and_stale_staging_is_replaced(tmp_path):
 
     assert tree(tmp_path / "raw") == FILES
     assert not stale.exists()
+
+
+def test_a_full_disk_is_not_reported_as_a_corrupt_archive(tmp_path, monkeypatch):
+    import errno
+
+    archive = tmp_path / "good.tar"
+    with tarfile.open(archive, "w") as tar:
+        data = b"pixels"
+        member = tarfile.TarInfo("cat/1.jpg")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full)
+    with pytest.raises(OSError, match="No space left") as raised:
+        extract(archive, tmp_path / "out")
+    assert not isinstance(raised.value, ArchiveError)  # no advice to delete a good archive
+    assert archive.exists() and not (tmp_path / "out").exists()

@@ -194,3 +194,13 @@ def test_defaults_follow_the_source():
         dataset_settings({"source": "url:https://example.org/a.zip"})
     with pytest.raises(ConfigError, match="other sources take none"):
         dataset_settings({"source": "dir:x", "sha256": "0" * 64})
+
+
+def test_an_unreadable_last_file_keeps_its_slot_in_the_ranges(kaggle, tmp_path):
+    (kaggle / "train" / "dog.24.jpg").write_bytes(b"")  # the last dog: index 24
+    manifest = run_split(
+        kaggle, tmp_path,
+        labels={"from": "file_name", "root": "train", "pattern": r"(?P<class>cat|dog)\.\d+\.jpg"},
+        split={"by": "ranges", "train": [0, 10], "validation": [10, 15], "test": [15, 25]},
+    )  # fmt: skip
+    assert numbers(manifest, "test", "dog") == list(range(15, 24))

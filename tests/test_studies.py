@@ -4,13 +4,14 @@ offline stand-in of its data (same layout and classes, tiny images, one epoch)."
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, planned_jobs, snakemake, write_config
+from conftest import REPO, planned_jobs, snakemake, snakemake_command, write_config
 from standins import (
     class_folders,
     food101_tar,
@@ -160,3 +161,17 @@ def test_s5_smoke_run_on_a_cifar10_stand_in(tmp_path):
     config = smoke(load("s5-cifar10"), {"tfds_data_dir": str(tmp_path / "tfds")})
     runs = run_smoke(tmp_path / "run", config)
     assert (runs["test_images"] == 20).all()
+
+
+def test_a_preset_given_with_configfile_replaces_the_default_config(tmp_path):
+    """From the project folder, `--configfile studies/X.yaml` must run X alone, not X
+    merged into config.yaml (the profiles set replace-workflow-config)."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    preset = REPO / "studies" / "s5-cifar10.yaml"
+    command = snakemake_command(tmp_path, "-n", "--cores", "4")
+    command[command.index("--configfile") + 1] = str(preset)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trains = [w for rule, w in planned_jobs(result) if rule == "train"]
+    assert len(trains) == CELLS["s5-cifar10"] * 3
+    assert {w["study"] for w in trains} == {"s5-cifar10"}

@@ -17,6 +17,7 @@ MEMORY=$(( $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) * 3 / 4 ))
 CONF=/etc/slurm
 STATE=/var/lib/ablate-slurm
 LOGS=/var/log/ablate-slurm
+MARK="Written by ablate's tests/slurm/cluster.sh"
 
 install() {
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
@@ -27,6 +28,10 @@ install() {
     apt-get install -y -qq slurm-wlm munge >/dev/null
 }
 
+ours() {  # the configuration in place is this script's (or there is none)
+    [[ ! -e "$CONF/slurm.conf" ]] || head -n 1 "$CONF/slurm.conf" | grep -q "$MARK"
+}
+
 configure() {
     mkdir -p "$CONF" "$STATE/ctld" "$STATE/d" "$LOGS" /etc/munge /var/log/munge /run/munge
     if [[ ! -s /etc/munge/munge.key ]]; then
@@ -35,7 +40,7 @@ configure() {
     chown -R munge:munge /etc/munge /var/log/munge /run/munge 2>/dev/null || true
     chmod 0700 /etc/munge && chmod 0400 /etc/munge/munge.key
     cat > "$CONF/slurm.conf" <<CONFIG
-# Written by ablate's tests/slurm/cluster.sh: a one-node test cluster on loopback.
+# $MARK: a one-node test cluster on loopback.
 ClusterName=ablate-test
 SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
@@ -73,6 +78,10 @@ running() {
 
 start() {
     install
+    if ! ours; then
+        echo "slurm: $CONF/slurm.conf belongs to a real SLURM setup; not touching it" >&2
+        exit 1
+    fi
     if running; then
         echo "slurm: $NODE already up"
         return
@@ -82,8 +91,9 @@ start() {
     pgrep -x slurmctld >/dev/null || slurmctld
     pgrep -x slurmd >/dev/null || slurmd
     for _ in $(seq 60); do
+        # A node left down or drained by an earlier run comes back with RESUME.
+        scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true
         if running; then
-            scontrol update NodeName="$NODE" State=RESUME 2>/dev/null || true
             echo "slurm: $NODE up ($CPUS CPUs, ${MEMORY} MB, gres gpu:1)"
             return
         fi
@@ -95,14 +105,18 @@ start() {
 }
 
 stop() {
-    pkill -x slurmd || true
-    pkill -x slurmctld || true
+    if [[ ! -e "$CONF/slurm.conf" ]] || ! ours; then
+        echo "slurm: no test cluster of ours here"
+        return
+    fi
+    # Only the daemons of our configuration, by the PID files it names.
+    for pidfile in "$STATE/slurmd.pid" "$STATE/slurmctld.pid"; do
+        [[ -s "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
     pkill -x munged || true
     # Take our configuration away too: with a slurm.conf naming a controller that is down,
     # every SLURM client (and snakemake's SLURM plugin, when it loads) waits for it.
-    if head -n 1 "$CONF/slurm.conf" 2>/dev/null | grep -q "ablate's tests/slurm/cluster.sh"; then
-        rm -f "$CONF/slurm.conf" "$CONF/gres.conf"
-    fi
+    rm -f "$CONF/slurm.conf" "$CONF/gres.conf"
     echo "slurm: stopped"
 }
 

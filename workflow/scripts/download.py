@@ -5,4 +5,12 @@ from ablate.sources import fetch
 
 with log_to(snakemake.log[0]) as log:
     log.info("fetching %s", snakemake.params.source)
-    fetch(snakemake.params.source, snakemake.output[0], **snakemake.params.options)
+    fetch(
+        snakemake.params.source,
+        snakemake.output[0],
+        **snakemake.params.options,
+        # Locations, not content: outside params so that moving them reruns nothing.
+        # Downloads live outside the study's outputs: a failed one resumes, studies share it.
+        downloads="results/downloads",
+        tfds_data_dir=snakemake.config["dataset"].get("tfds_data_dir"),
+    )

@@ -11,6 +11,7 @@ refused with ArchiveError. Tar archives may keep symlinks that stay inside the t
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import logging
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 # What truncated or corrupt archives raise while being read (bz2 and gzip raise OSError).
 BROKEN = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError)
+# ...but these OSErrors come from the disk being written to, not from the archive.
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.EPERM}
 
 
 class DownloadError(RuntimeError):
@@ -162,6 +165,8 @@ def extract(archive: str | Path, target: str | Path) -> None:
     except tarfile.FilterError as error:  # tarfile's own check caught what ours did not
         raise ArchiveError(f"{archive}: refusing member {error.tarinfo.name!r}: {error}") from error
     except (*BROKEN, KeyError) as error:
+        if isinstance(error, OSError) and error.errno in DISK_ERRORS:
+            raise  # the disk, not the archive: keep the verified download
         raise ArchiveError(
             f"{archive} is truncated or corrupt ({error}); delete it and run again."
         ) from error

@@ -50,8 +50,12 @@ def folder_batches(
     batch_size: int,
     seed: int | None = None,
 ) -> tf.data.Dataset:
-    """The same batches, decoded and resized from the image files on every pass
-    (``dataset.decode: every_epoch``: no array files on disk, much slower input)."""
+    """Batches decoded and resized from the image files on every pass
+    (``dataset.decode: every_epoch``: no array files on disk, much slower input).
+
+    Keras draws the order: the file list is shuffled once, then each epoch reshuffles
+    only within a buffer of a few batches, so epochs are less mixed than the arrays'.
+    """
     return keras.utils.image_dataset_from_directory(
         folder,
         labels="inferred",

@@ -10,6 +10,7 @@ is already set (SLURM does, or the user) nothing is changed.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -58,7 +59,10 @@ def claim_gpus(
             f"this job asks for {count} GPUs but the machine has {len(indices)}; lower the "
             "cell's `gpus`."
         )
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    if not lock_dir.exists():
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # every user of the machine shares the GPUs
+            lock_dir.chmod(0o1777)
     deadline = time.monotonic() + wait_seconds
     while True:
         claimed = _try_claim(indices, count, lock_dir)
@@ -79,7 +83,13 @@ def _try_claim(indices: list[str], count: int, lock_dir: Path) -> list[str]:
     files: list[IO[str]] = []
     claimed: list[str] = []
     for index in indices:
-        file = (lock_dir / f"gpu-{index}.lock").open("a")
+        path = lock_dir / f"gpu-{index}.lock"
+        # Open for reading, creating it world-writable: flock needs no write access, and
+        # another user's job must be able to open the same file.
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        with contextlib.suppress(OSError):
+            os.fchmod(descriptor, 0o666)
+        file = os.fdopen(descriptor)
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -44,7 +44,8 @@ def assign_splits(images: pd.DataFrame, split: Mapping[str, Any]) -> pd.DataFram
     """Add a ``split`` column the way ``split['by']`` says; the same for the same seed.
 
     ``images`` has ``source`` and ``class`` (plus ``position``, the index of each image in
-    its class in natural file-name order, for ranges; ``listed_split`` for lists).
+    its class in natural order of the paths, and ``class_size``, for ranges;
+    ``listed_split`` for lists).
     """
     assigned = SPLITTERS[split["by"]](images, split)
     order = ["split", "class", "source"]
@@ -95,7 +96,7 @@ def _by_ranges(images: pd.DataFrame, split: Mapping[str, Any]) -> pd.DataFrame:
         start, stop = split[name]
         parts[name] = images[(images["position"] >= start) & (images["position"] < stop)]
     stop = max(split[name][1] for name in SPLITS)
-    sizes = images.groupby("class")["position"].max() + 1
+    sizes = images.groupby("class")["class_size"].first()  # files listed, readable or not
     short = sizes[sizes < stop]
     if not short.empty:
         raise ValueError(
@@ -213,6 +214,7 @@ def split_dataset(
     listed = list_labelled(raw_dir, labels)
     natural = listed.sort_values("source", key=lambda sources: sources.map(natural_key))
     listed["position"] = natural.groupby("class").cumcount()
+    listed["class_size"] = listed.groupby("class")["source"].transform("size")
     usable, quarantined = inspect_images(raw_dir, listed)
     if quarantine_path is not None:
         quarantined[["source", "class", "reason"]].to_csv(quarantine_path, index=False)
