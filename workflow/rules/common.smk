@@ -22,7 +22,9 @@ STUDY = resolve_study(config)
 
 wildcard_constraints:
     study=re.escape(STUDY.name),
-    cell="|".join(map(re.escape, STUDY.cells)),
+    # Any path-safe name: listing the cells here would put the whole list into every
+    # file pattern and slow planning of large grids down; study_cell() checks the name.
+    cell=r"[^/]+",
     seed=r"\d+",
     split="train|validation|test",
 
@@ -73,12 +75,21 @@ def split_input(split):
     )
 
 
+def study_cell(wildcards):
+    if wildcards.cell not in STUDY.cells:
+        raise ValueError(
+            f"no cell '{wildcards.cell}' in study '{STUDY.name}'; its cells are: "
+            f"{', '.join(STUDY.cells)}."
+        )
+    return STUDY.cells[wildcards.cell]
+
+
 def cell_settings(wildcards):
-    return STUDY.cells[wildcards.cell].settings
+    return study_cell(wildcards).settings
 
 
 def cell_description(wildcards):
-    cell = STUDY.cells[wildcards.cell]
+    cell = study_cell(wildcards)
     return {"study": STUDY.name, "cell": cell.name, "levels": cell.levels}
 
 
@@ -87,8 +98,8 @@ def train_runtime(wildcards, attempt):
 
 
 def cell_gpus(wildcards):
-    return STUDY.cells[wildcards.cell].settings["gpus"]
+    return study_cell(wildcards).settings["gpus"]
 
 
 def cell_batch_size(wildcards):
-    return STUDY.cells[wildcards.cell].settings["batch_size"]
+    return study_cell(wildcards).settings["batch_size"]
