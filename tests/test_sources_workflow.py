@@ -3,11 +3,7 @@ labels from file names, S2's per-class index ranges, decode once, train, evaluat
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import threading
 import zipfile
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +11,7 @@ import pandas as pd
 import pytest
 from conftest import snakemake, tiny_config, write_config
 from PIL import Image
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
+from standins import serve_folder, sha256
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +31,8 @@ def archive_server(tmp_path_factory):
                 Image.fromarray(pixels).save(path)
                 archive.write(path, f"train/{animal}.{index}.jpg")
         archive.writestr("train/cat.5.jpg", b"\xff\xd8\xff not really a jpeg")
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    digest = hashlib.sha256((folder / "kaggle.zip").read_bytes()).hexdigest()
-    yield f"http://127.0.0.1:{server.server_address[1]}/kaggle.zip", digest
-    server.shutdown()
+    with serve_folder(folder) as url:
+        yield f"{url}/kaggle.zip", sha256(folder / "kaggle.zip")
 
 
 def kaggle_config(url: str, digest: str) -> dict:
