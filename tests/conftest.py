@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ablate.plan import parse_dry_run
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -68,14 +70,4 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned_jobs(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards, threads and resources) of every job in a dry run's output."""
-    jobs: list[tuple[str, dict[str, str]]] = []
-    for line in (result.stdout + result.stderr).splitlines():
-        line = line.strip()
-        if line.startswith("rule ") and line.endswith(":"):
-            jobs.append((line[5:-1], {}))
-        elif line.startswith("threads:") and jobs:
-            jobs[-1][1]["threads"] = line.split(":", 1)[1].strip()
-        elif line.startswith(("wildcards:", "resources:")) and jobs:
-            pairs = line.split(":", 1)[1].split(",")
-            jobs[-1][1].update(pair.strip().split("=", 1) for pair in pairs)
-    return jobs
+    return parse_dry_run(result.stdout + result.stderr)

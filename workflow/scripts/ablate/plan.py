@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,33 +23,33 @@ import yaml
 from ablate.config import resolve_study
 
 SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
+Job = tuple[str, dict[str, str]]  # rule, and its wildcards, resources, threads and reason
 
 
-@dataclass
-class PlannedJob:
-    rule: str
-    wildcards: dict[str, str]
-    reason: str
-
-
-def dry_run(workdir: Path, configfile: Path, extra: Sequence[str] = ()) -> list[PlannedJob]:
-    """The jobs of ``snakemake --dry-run`` with their wildcards and reasons."""
+def dry_run(workdir: Path, configfile: Path, extra: Sequence[str] = ()) -> list[Job]:
+    """The jobs of ``snakemake --dry-run``."""
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
                "--directory", str(workdir), "--configfile", str(configfile),
                "--dry-run", *extra]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"snakemake --dry-run failed:\n{result.stdout}\n{result.stderr}")
-    jobs: list[PlannedJob] = []
-    for line in (result.stdout + result.stderr).splitlines():
+    return parse_dry_run(result.stdout + result.stderr)
+
+
+def parse_dry_run(output: str) -> list[Job]:
+    """(rule, fields) of every job a dry run prints; fields hold its wildcards, resources,
+    threads and reason."""
+    jobs: list[Job] = []
+    for line in output.splitlines():
         line = line.strip()
+        key, _, value = line.partition(":")
         if line.startswith("rule ") and line.endswith(":"):
-            jobs.append(PlannedJob(line[5:-1], {}, ""))
-        elif line.startswith("wildcards:") and jobs:
-            pairs = (pair.strip().split("=", 1) for pair in line[10:].split(","))
-            jobs[-1].wildcards = dict(pairs)
-        elif line.startswith("reason:") and jobs:
-            jobs[-1].reason = line[7:].strip()
+            jobs.append((line[5:-1], {}))
+        elif key in ("threads", "reason") and jobs:
+            jobs[-1][1][key] = value.strip()
+        elif key in ("wildcards", "resources") and jobs:
+            jobs[-1][1].update(pair.strip().split("=", 1) for pair in value.split(","))
     return jobs
 
 
@@ -82,13 +81,13 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
     study = resolve_study(config)
     study_dir = workdir / "results" / study.name
     jobs = dry_run(workdir, configfile, extra)
-    trains = [job for job in jobs if job.rule == "train"]
+    trains = [fields for rule, fields in jobs if rule == "train"]
     seconds = past_seconds(study_dir)
     typical = statistics.median(seconds.values()) if seconds else None
     lines = [f"study {study.name}: {len(jobs)} job(s) to run, {len(trains)} of them training"]
     estimate, unknown = 0.0, 0
     for job in trains:
-        cell, seed = job.wildcards["cell"], job.wildcards["seed"]
+        cell, seed = job["cell"], job["seed"]
         kept = study_dir / "cells" / cell / f"seed-{seed}" / "params.yaml"
         if not kept.exists():
             why = ["new"]
@@ -96,7 +95,7 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
             old = yaml.safe_load(kept.read_text())
             new = {**old, **study.cells[cell].settings}  # description, seed, dataset as kept
             new["dataset"] = {k: config["dataset"].get(k, v) for k, v in old["dataset"].items()}
-            why = differences(old, new) or [job.reason or "inputs changed"]
+            why = differences(old, new) or [job.get("reason") or "inputs changed"]
         guess = seconds.get((cell, seed), typical)
         if guess is None:
             unknown += 1

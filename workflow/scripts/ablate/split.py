@@ -59,9 +59,7 @@ def assign_splits(images: pd.DataFrame, split: Mapping[str, Any]) -> pd.DataFram
 def _by_fractions(images: pd.DataFrame, split: Mapping[str, Any]) -> pd.DataFrame:
     """Stratified fractions; ``max_per_class`` images per class (drawn with the seed) at most."""
     seed = split["seed"]
-    if split.get("max_per_class") is not None:
-        shuffled = images.sample(frac=1.0, random_state=seed)
-        images = shuffled.groupby("class").head(split["max_per_class"])
+    images = _at_most(images, split, ["class"])
     images = images.sort_values("source").reset_index(drop=True)
     total = sum(split[name] for name in SPLITS)
     rest, test = _stratified(images, split["test"] / total, seed)
@@ -116,15 +114,21 @@ def _by_lists(images: pd.DataFrame, split: Mapping[str, Any]) -> pd.DataFrame:
             f"dataset.labels.lists must name train and test (and may name validation), "
             f"not {sorted(listed)}."
         )
-    if split.get("max_per_class") is not None:
-        shuffled = images.sample(frac=1.0, random_state=split["seed"])
-        images = shuffled.groupby(["listed_split", "class"]).head(split["max_per_class"])
+    images = _at_most(images, split, ["listed_split", "class"])
     parts = {name: images[images["listed_split"] == name] for name in SPLITS}
     if "validation" not in listed:
         parts["train"], parts["validation"] = _stratified(
             parts["train"].sort_values("source"), split["validation"], split["seed"]
         )
     return _concat(**parts)
+
+
+def _at_most(images: pd.DataFrame, split: Mapping[str, Any], groups: list[str]) -> pd.DataFrame:
+    """``max_per_class`` images of each group at most, drawn with the split seed."""
+    if split.get("max_per_class") is None:
+        return images
+    shuffled = images.sample(frac=1.0, random_state=split["seed"])
+    return shuffled.groupby(groups).head(split["max_per_class"])
 
 
 SPLITTERS = {
