@@ -21,7 +21,9 @@ localrules:
     all,
     download,
     aggregate,
+    describe,
     figures,
+    tables,
 
 
 report: "workflow/report/workflow.rst"

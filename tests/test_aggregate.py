@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from ablate.aggregate import collect_histories, collect_runs, summarise
+from ablate.aggregate import collect_histories, collect_runs, missing_cells, summarise
 
 RUNS = [
     {"cell": cell, "seed": seed, "levels": {"reg": level}}
@@ -67,3 +67,37 @@ def test_mismatched_inputs_are_an_error(run_files):
     train, test, _ = run_files
     with pytest.raises(ValueError):
         collect_runs("s", RUNS, train[:3], test)
+
+
+def test_a_failed_run_keeps_its_row_with_the_reason_and_no_metrics(run_files, tmp_path):
+    train, test, _ = run_files
+    failed = {"status": "failed", "reason": "loss became NaN in epoch 2", "epochs_run": 2}
+    (tmp_path / "failed.json").write_text(json.dumps(failed))
+    (tmp_path / "not_scored.json").write_text(
+        json.dumps({"status": "failed", "accuracy": None, "loss": None, "images": 0})
+    )
+    train[3], test[3] = tmp_path / "failed.json", tmp_path / "not_scored.json"
+    runs = collect_runs("s", RUNS, train, test)
+    assert runs["status"].tolist() == ["ok", "ok", "ok", "failed"]
+    assert runs.loc[3, "reason"] == "loss became NaN in epoch 2"
+    assert runs.loc[3, ["test_accuracy", "best_epoch", "train_seconds"]].isna().all()
+    summary = summarise(runs, ["reg"], baseline="reg-none").set_index("cell")
+    assert summary.loc["reg-dropout", "n"] == 1 and summary.loc["reg-dropout", "failed"] == 1
+    assert summary.loc["reg-dropout", "test_accuracy_mean"] == pytest.approx(0.7)
+    assert missing_cells(runs) == []
+    runs.loc[2, "status"] = "failed"
+    assert missing_cells(runs) == ["reg-dropout"]
+
+
+def test_summary_has_intervals_and_the_paired_comparison_with_the_baseline(run_files):
+    train, test, _ = run_files
+    summary = summarise(collect_runs("s", RUNS, train, test), ["reg"], baseline="reg-none")
+    dropout = summary.set_index("cell").loc["reg-dropout"]
+    # test accuracy 0.7 and 0.8 over two seeds: t(0.975, 1) = 12.706
+    half_width = 12.7062047 * 0.0707107 / 2**0.5
+    assert dropout["test_accuracy_ci_low"] == pytest.approx(0.75 - half_width, rel=1e-5)
+    assert dropout["test_accuracy_ci_high"] == pytest.approx(0.75 + half_width, rel=1e-5)
+    # seed 1: 0.7 - 0.5, seed 2: 0.8 - 0.6: the same +0.2 twice, so no spread and no p
+    assert dropout["vs_baseline_n_pairs"] == 2
+    assert dropout["vs_baseline_difference"] == pytest.approx(0.2)
+    assert list(summary.columns[:4]) == ["study", "cell", "reg", "baseline"]

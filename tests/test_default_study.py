@@ -1,17 +1,76 @@
-"""The default study, exactly as `make run` runs it: minutes, so marked slow (CI runs it)."""
+"""The default study, exactly as `make run` runs it, and its report opened in a real
+headless Chromium: minutes, so marked slow (CI runs it)."""
 
+import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import Report, chromium
 from conftest import REPO, snakemake
+
+STUDY = "digits-regularization"
+CATEGORIES = ["1. Summary and warnings", "2. Comparison of cells", "3. Learning curves",
+              "4. Errors per class", "5. Time and throughput"]  # fmt: skip
+FIGURES = {
+    "2. Comparison of cells": ["test_accuracy", "factor_effects", "interactions", "heatmap"],
+    "3. Learning curves": ["val_accuracy", "val_loss", "train_validation_gap"],
+    "4. Errors per class": ["confusion_matrices"],
+    "5. Time and throughput": ["timing"],
+}
+# What each table's page must show: proof that it holds the study's numbers.
+TABLES = {
+    "summary": ["(baseline)", "test accuracy [95% CI]", "regularization-dropout-batchnorm"],
+    "warnings": ["check", "message"],
+    "effects": ["main", "interaction", "vs regularization=none"],
+    "runs": ["seed", "test_accuracy", "augmentation-geometric__regularization-none"],
+    "study": ["small_convnet", "dropout-batchnorm", "seeds"],
+}
+
+
+@pytest.fixture(scope="module")
+def default_study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("default")
+    shutil.copy(REPO / "config.yaml", workdir / "config.yaml")
+    snakemake(workdir, "--cores", "4", "--resources", "gpu=1", "--show-failed-logs")
+    return workdir
 
 
 @pytest.mark.slow
-def test_default_study_best_cell_reaches_097_mean_test_accuracy(tmp_path):
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    snakemake(tmp_path, "--cores", "4", "--resources", "gpu=1", "--show-failed-logs")
-    summary = pd.read_csv(tmp_path / "results" / "digits-regularization" / "summary.csv")
+def test_default_study_best_cell_reaches_097_mean_test_accuracy(default_study):
+    summary = pd.read_csv(default_study / "results" / STUDY / "summary.csv")
     assert len(summary) == 6
     assert (summary["n"] == 2).all()
     assert summary["test_accuracy_mean"].max() >= 0.97, summary.to_string()
+    effects = pd.read_csv(default_study / "results" / STUDY / "effects.csv")
+    # 2 x 3 full factorial: 1 + 2 main effects, 1 x 2 interactions
+    assert effects["term"].tolist() == ["main"] * 3 + ["interaction"] * 2
+
+
+@pytest.mark.slow
+def test_report_opens_in_chromium_with_every_figure_table_and_caption(default_study, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake(default_study, "--report", str(report))
+    # ABLATE_SCREENSHOTS=<folder> keeps a screenshot of every view, to look at.
+    screenshots = Path(os.environ.get("ABLATE_SCREENSHOTS", tmp_path / "screenshots"))
+    with chromium() as driver:
+        opened = Report(driver, report)
+        assert opened.categories() == CATEGORIES
+        shown = opened.walk(screenshots)
+    prefix = f"results/{STUDY}"
+    for category, names in FIGURES.items():
+        for name in names:
+            figure = shown[f"{prefix}/figures/{name}.png"]
+            assert (figure.category, figure.kind) == (category, "image"), name
+            assert figure.width >= 600 and figure.height >= 300, (name, figure)
+    for name, expected in TABLES.items():
+        page = shown[f"{prefix}/tables/{name}.html"]
+        assert (page.category, page.subcategory, page.kind) == (CATEGORIES[0], "Tables", "html")
+        for text in expected:
+            assert text in page.text, (name, text, page.text[:500])
+    for name in ["summary.csv", "warnings.csv", "effects.csv", "runs.csv", "study.yaml"]:
+        assert shown[f"{prefix}/{name}"].kind == "download", name
+    for path, result in shown.items():
+        assert len(result.caption) > 40, (path, result.caption)
+    assert (screenshots / f"results_{STUDY}_figures_test_accuracy.png.png").stat().st_size > 0

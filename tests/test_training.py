@@ -39,8 +39,8 @@ def split(tmp_path_factory):
     return root
 
 
-def arrays(root):
-    return {name: (root / f"{name}-images.npy", root / f"{name}-labels.npy") for name in SPLITS}
+def arrays(root, splits=("train", "validation")):
+    return {name: (root / f"{name}-images.npy", root / f"{name}-labels.npy") for name in splits}
 
 
 def train(split, folder, seed=1, **overrides):
@@ -74,11 +74,30 @@ def test_early_stopping_ends_the_run_and_records_epochs(split, tmp_path):
     # epoch 1 sets the reference; epoch 2 cannot improve on it by 100, so training stops
     assert summary["epochs_run"] == len(history) == 2
     assert json.loads((tmp_path / "train.json").read_text())["epochs_run"] == 2
+    assert summary["status"] == "ok" and summary["splits_read"] == ["train", "validation"]
 
 
-def test_a_nan_loss_fails_the_cell_with_its_reason(split, tmp_path):
-    with pytest.raises(RuntimeError, match="loss became NaN in epoch 1"):
-        train(split, tmp_path, optimizer={"name": "sgd", "learning_rate": float("inf")})
+def test_a_nan_loss_records_a_failed_run_with_its_reason(split, tmp_path, caplog):
+    import keras
+
+    summary, history = train(split, tmp_path, optimizer={"name": "sgd", "learning_rate": 1e12})
+    assert summary["status"] == "failed"
+    assert "loss became NaN in epoch" in summary["reason"]
+    assert "run failed: training loss became NaN" in caplog.text
+    recorded = json.loads((tmp_path / "train.json").read_text())
+    assert recorded == summary and recorded["epochs_run"] == len(history)
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["optimizer"]["name"] == "sgd"
+    keras.models.load_model(tmp_path / "model.keras")  # the model as it stood, readable
+    assert not (tmp_path / "state").exists()
+
+
+def test_out_of_memory_is_recognised_by_the_error_type():
+    import tensorflow as tf
+
+    from ablate.training import out_of_memory
+
+    assert out_of_memory(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating"))
+    assert not out_of_memory(ValueError("shapes do not match"))
 
 
 def test_mixing_smoothing_schedule_and_plateau_train_end_to_end(split, tmp_path):

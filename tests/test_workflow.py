@@ -17,6 +17,9 @@ TINY_CELLS = [
     "augmentation-none__regularization-dropout",
 ]
 SEEDS = [1, 2]
+FIGURES = ["test_accuracy", "factor_effects", "interactions", "heatmap", "val_accuracy",
+           "val_loss", "train_validation_gap", "confusion_matrices", "timing"]  # fmt: skip
+TABLES = ["summary", "warnings", "effects", "runs"]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def test_every_artifact_is_written(tiny_run):
         assert sorted(p.name for p in (study / "data" / "split" / split).iterdir()) == [
             str(d) for d in range(10)
         ]
-    for name in ("val_accuracy", "val_loss", "test_accuracy", "factor_effects"):
+    for name in FIGURES:
         with Image.open(study / "figures" / f"{name}.png") as figure:
             assert figure.format == "PNG"
             assert figure.width >= 400 and figure.height >= 200
@@ -57,11 +60,13 @@ def test_every_artifact_is_written(tiny_run):
 def test_runs_csv_has_one_row_per_cell_and_seed(tiny_run):
     runs = pd.read_csv(tiny_run / "results" / "tiny" / "runs.csv")
     assert list(runs.columns) == [
-        "study", "cell", "augmentation", "regularization", "seed",
+        "study", "cell", "augmentation", "regularization", "seed", "status", "reason",
         "test_accuracy", "test_loss", "test_macro_f1", "test_images",
         "best_epoch", "epochs_run", "best_val_loss", "best_val_accuracy",
-        "train_seconds", "images_per_second", "num_params",
+        "train_seconds", "images_per_second", "num_params", "monitor", "splits_read",
     ]  # fmt: skip
+    assert (runs["status"] == "ok").all() and runs["reason"].isna().all()
+    assert (runs["splits_read"] == "train;validation").all()
     assert sorted(zip(runs["cell"], runs["seed"], strict=True)) == sorted(
         (cell, seed) for cell in TINY_CELLS for seed in SEEDS
     )
@@ -89,6 +94,34 @@ def test_summary_csv_covers_every_cell_over_seeds(tiny_run):
     assert summary["baseline"].tolist() == [True, False, False]
     assert summary["test_accuracy_mean"].between(0, 1).all()
     assert (summary["test_accuracy_std"] >= 0).all()
+
+
+def test_a_diverging_cell_is_marked_failed_and_the_rest_is_summarised(tmp_path):
+    """Issues 5 and 7: a cell whose loss goes NaN fails with its reason; with --keep-going
+    the others finish, and the tables, figures and report say which cell is missing."""
+    diverge = {"optimizer": {"name": "sgd", "learning_rate": float("inf")}}
+    config = tiny_config(design="list", cells=[{}, {"regularization": "diverge"}], seeds=[1])
+    config["factors"]["regularization"]["diverge"] = diverge
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--cores", "2", "--keep-going")
+    study = tmp_path / "results" / "tiny"
+    failed = "augmentation-none__regularization-diverge"
+    log = (study / "logs" / "train" / failed / "seed-1.log").read_text()
+    assert "run failed: training loss became NaN in epoch 1" in log
+    runs = pd.read_csv(study / "runs.csv").set_index("cell")
+    assert runs.loc[failed, "status"] == "failed" and pd.isna(runs.loc[failed, "test_accuracy"])
+    assert runs.loc[TINY_CELLS[0], "status"] == "ok"
+    summary = pd.read_csv(study / "summary.csv").set_index("cell")
+    assert (summary.loc[failed, "n"], summary.loc[failed, "failed"]) == (0, 1)
+    assert summary.loc[failed, "warnings"] == "failed; no_result"
+    warnings = pd.read_csv(study / "warnings.csv")
+    assert {"failed", "no_result"} <= set(warnings.loc[warnings["cell"] == failed, "check"])
+    assert f"cells without any result: {failed}" in (study / "logs" / "aggregate.log").read_text()
+    assert "ablate: " in result.stderr and "no_result (1x)" in result.stderr
+    assert "loss became NaN" in (study / "tables" / "warnings.html").read_text()
+    for name in FIGURES:
+        assert (study / "figures" / f"{name}.png").stat().st_size > 0, name
+    assert planned_jobs(snakemake(tmp_path, "--dry-run")) == []  # recorded, not retried
 
 
 def test_params_yaml_holds_the_resolved_settings(tiny_run):
@@ -126,9 +159,10 @@ def test_snakemake_report_holds_every_figure_and_table(tiny_run, tmp_path):
     report = tmp_path / "report.html"
     snakemake(tiny_run, "--report", str(report))
     html = report.read_text()
-    for name in ("val_accuracy.png", "val_loss.png", "test_accuracy.png", "factor_effects.png",
-                 "runs.csv", "summary.csv"):  # fmt: skip
-        assert name in html, name
+    names = [f"figures/{name}.png" for name in FIGURES] + ["study.yaml", "tables/study.html"]
+    names += [f"{name}.csv" for name in TABLES] + [f"tables/{name}.html" for name in TABLES]
+    for name in names:
+        assert f"results/tiny/{name}" in html, name
 
 
 def test_a_finished_study_is_up_to_date(tiny_run):
@@ -148,7 +182,7 @@ def test_changing_one_level_reruns_only_the_cells_that_use_it(tiny_run, tmp_path
     assert retrained == [("augmentation-none__regularization-dropout", "1"),
                          ("augmentation-none__regularization-dropout", "2")]  # fmt: skip
     assert sorted(rule for rule, _ in jobs) == sorted(
-        ["train"] * 2 + ["evaluate"] * 2 + ["aggregate", "figures", "all"]
+        ["train"] * 2 + ["evaluate"] * 2 + ["aggregate", "tables", "describe", "figures", "all"]
     )
 
 

@@ -47,9 +47,26 @@ def run_table():
     ]
 
 
+def cell_table():
+    """{cell: {levels, settings}} of the study, in design order."""
+    return {
+        cell.name: {"levels": cell.levels, "settings": cell.settings}
+        for cell in STUDY.cells.values()
+    }
+
+
 def final_targets():
-    """The study's tables and figures (called by rule all, once every rule exists)."""
-    return expand([*rules.aggregate.output, *rules.figures.output], study=STUDY.name)
+    """The study's tables, description and figures (called by rule all, once every rule
+    exists)."""
+    return expand(
+        [
+            *rules.aggregate.output,
+            *rules.tables.output,
+            *rules.describe.output,
+            *rules.figures.output,
+        ],
+        study=STUDY.name,
+    )
 
 
 def dataset_images(wildcards):

@@ -31,6 +31,7 @@ rule train:
 rule evaluate:
     input:
         model="results/{study}/cells/{cell}/seed-{seed}/model.keras",
+        summary="results/{study}/cells/{cell}/seed-{seed}/train.json",
         test=split_input("test"),
         manifest="results/{study}/data/manifest.csv",
     output:

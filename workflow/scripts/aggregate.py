@@ -1,19 +1,50 @@
-"""Tidy tables of the whole study: per run, per cell (over seeds), per epoch."""
+"""Tidy tables of the whole study: per run, per cell (over seeds), per epoch, the effects of
+the factors, and the warnings; a partial study (failed cells) is summarised too."""
 
-from ablate.aggregate import collect_histories, collect_runs, summarise
+import sys
+
+import pandas as pd
+
+from ablate import checks, statistics
+from ablate.aggregate import collect_histories, collect_runs, missing_cells, summarise
 from ablate.logs import log_to
 
+params, output = snakemake.params, snakemake.output
 with log_to(snakemake.log[0]) as log:
     runs = collect_runs(
-        snakemake.wildcards.study,
-        snakemake.params.runs,
-        snakemake.input.train,
-        snakemake.input.test,
+        snakemake.wildcards.study, params.runs, snakemake.input.train, snakemake.input.test
     )
-    runs.to_csv(snakemake.output.runs, index=False)
-    summary = summarise(runs, snakemake.params.factors, snakemake.params.baseline)
-    summary.to_csv(snakemake.output.summary, index=False)
-    collect_histories(snakemake.params.runs, snakemake.input.history).to_csv(
-        snakemake.output.history, index=False
+    history = collect_histories(params.runs, snakemake.input.history)
+    manifest = pd.read_csv(snakemake.input.manifest)
+    warnings = checks.study_warnings(runs, history, manifest, params.divergence_gap)
+    summary = summarise(runs, params.factors, params.baseline, warnings)
+    effects = statistics.factor_effects(
+        runs, params.factors, params.baseline_levels, "test_accuracy"
     )
+    runs.to_csv(output.runs, index=False)
+    summary.to_csv(output.summary, index=False)
+    effects.to_csv(output.effects, index=False)
+    warnings.to_csv(output.warnings, index=False)
+    history.to_csv(output.history, index=False)
     log.info("summary:\n%s", summary.to_string())
+    for row in warnings.itertuples():
+        log.warning("%s %s: %s", row.cell or "study", row.check, row.message)
+    if missing := missing_cells(runs):
+        log.warning("cells without any result: %s", ", ".join(missing))
+    if not (runs["status"] == "ok").any():
+        raise RuntimeError("every run failed: nothing to compare (reasons in warnings.csv).")
+
+if len(warnings):
+    # Where snakemake runs, so the warnings are seen without opening the report.
+    lines = [
+        f"  {check} ({len(rows)}x), e.g. {rows['cell'].iloc[0] or 'study'}: "
+        f"{rows['message'].iloc[0]}"
+        for check, rows in warnings.groupby("check", sort=False)
+    ]
+    print(
+        f"ablate: {len(warnings)} warning(s) about study {snakemake.wildcards.study}, "
+        f"all listed in {output.warnings}:",
+        *lines,
+        sep="\n",
+        file=sys.stderr,
+    )

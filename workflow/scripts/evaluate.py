@@ -6,6 +6,7 @@ from ablate.logs import log_to
 with log_to(snakemake.log[0]):
     evaluate_model(
         model_path=snakemake.input.model,
+        train_summary=snakemake.input.summary,
         test=snakemake.input.test,
         dataset=snakemake.params.dataset,
         manifest=snakemake.input.manifest,

@@ -1,4 +1,5 @@
-"""Collect every cell x seed into tidy tables: one row per run, one per cell, one per epoch."""
+"""Collect every cell x seed into tidy tables: one row per run, one per cell, one per epoch,
+the effects of the factors, and the warnings a reader should not miss."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ablate import checks, statistics
 
 # Per-run values summarised over seeds in summary.csv.
 SUMMARISED = [
@@ -26,44 +29,66 @@ def collect_runs(
     train_summaries: Sequence[str | Path],
     test_metrics: Sequence[str | Path],
 ) -> pd.DataFrame:
-    """One row per cell x seed. ``runs[i]`` ({cell, seed, levels}) describes the i-th files."""
+    """One row per cell x seed. ``runs[i]`` ({cell, seed, levels}) describes the i-th files.
+    A failed run keeps its row, with its reason and empty metrics."""
     rows = []
     for run, train_path, test_path in zip(runs, train_summaries, test_metrics, strict=True):
         train = json.loads(Path(train_path).read_text())
         test = json.loads(Path(test_path).read_text())
+        status = "ok" if train.get("status", "ok") == "ok" else "failed"
         rows.append(
             {
                 "study": study,
                 "cell": run["cell"],
                 **run["levels"],
                 "seed": run["seed"],
-                "test_accuracy": test["accuracy"],
-                "test_loss": test["loss"],
-                "test_macro_f1": test["macro_f1"],
-                "test_images": test["images"],
-                "best_epoch": train["best_epoch"],
-                "epochs_run": train["epochs_run"],
-                "best_val_loss": train["best_val_loss"],
-                "best_val_accuracy": train["best_val_accuracy"],
-                "train_seconds": train["train_seconds"],
-                "images_per_second": train["images_per_second"],
-                "num_params": train["num_params"],
+                "status": status,
+                "reason": train.get("reason", ""),
+                "test_accuracy": test.get("accuracy"),
+                "test_loss": test.get("loss"),
+                "test_macro_f1": test.get("macro_f1"),
+                "test_images": test.get("images"),
+                "best_epoch": train.get("best_epoch"),
+                "epochs_run": train.get("epochs_run"),
+                "best_val_loss": train.get("best_val_loss"),
+                "best_val_accuracy": train.get("best_val_accuracy"),
+                "train_seconds": train.get("train_seconds"),
+                "images_per_second": train.get("images_per_second"),
+                "num_params": train.get("num_params"),
+                "monitor": train.get("monitor", ""),
+                "splits_read": ";".join(train.get("splits_read", [])),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    numeric = [*SUMMARISED, "test_images", "epochs_run", "best_val_loss", "best_val_accuracy",
+               "num_params"]  # fmt: skip
+    return table.astype({column: "float64" for column in numeric if column in table})
 
 
-def summarise(runs: pd.DataFrame, factors: Sequence[str], baseline: str) -> pd.DataFrame:
-    """Per cell: mean, std and n over seeds of each summarised value; the baseline is flagged."""
-    keys = ["study", "cell", *factors]
-    grouped = runs.groupby(keys, sort=False)[SUMMARISED]
-    summary = grouped.agg(["mean", "std", "count"])
-    summary.columns = [f"{value}_{stat}" for value, stat in summary.columns]
-    summary = summary.rename(columns={"test_accuracy_count": "n"})
-    summary = summary.drop(columns=[c for c in summary.columns if c.endswith("_count")])
-    summary = summary.reset_index()
-    summary.insert(len(keys), "baseline", summary["cell"] == baseline)
+def summarise(
+    runs: pd.DataFrame,
+    factors: Sequence[str],
+    baseline: str,
+    warnings: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per cell: mean, std and 95 % interval over seeds of each summarised value, the paired
+    comparison of test accuracy with the baseline, and the cell's warnings."""
+    summary = statistics.cell_statistics(runs, factors, SUMMARISED)
+    summary.insert(0, "study", runs["study"].iloc[0] if len(runs) else "")
+    summary.insert(2 + len(factors), "baseline", summary["cell"] == baseline)
+    compared = statistics.compare_with_baseline(runs, baseline, "test_accuracy", factors)
+    compared = compared.drop(columns=[f for f in factors if f in compared]).set_index("cell")
+    compared.columns = [f"vs_baseline_{column}" for column in compared.columns]
+    summary = summary.join(compared, on="cell")
+    if warnings is not None:
+        summary = summary.join(checks.per_cell(warnings, summary["cell"].tolist()), on="cell")
     return summary
+
+
+def missing_cells(runs: pd.DataFrame) -> list[str]:
+    """Cells without a single finished seed."""
+    finished = (runs["status"] == "ok").groupby(runs["cell"], sort=False).any()
+    return finished.index[~finished].tolist()
 
 
 def collect_histories(

@@ -4,10 +4,16 @@ Progress lives in a state folder outside the step's declared outputs (Snakemake 
 those when a job fails): the per-epoch backup of Keras' BackupAndRestore, the history so
 far and the best checkpoint so far. A job killed mid-run and started again resumes after
 its last finished epoch; the outputs are written only once training is complete.
+
+A run that fails for a reason that belongs to its cell (the loss diverged to NaN, the model
+does not fit in memory) is a result of the ablation, not a broken job: its outputs are
+written with status "failed" and the reason, so the other cells and the aggregate go on and
+the summary marks it. Anything else (bad data, a kill, a full disk) fails the job as usual.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -169,29 +175,40 @@ def train_cell(
     done, best_so_far = state.resume_point(params, monitor)
     if done:
         log.info("resuming after epoch %d (best %s so far: %s)", done, monitor, best_so_far)
+    outputs = RunOutputs(model_path, history_path, params_path, summary_path)
     started = time.perf_counter()
-    history = model.fit(
-        train,
-        validation_data=validation,
-        epochs=settings["epochs"],
-        shuffle=False,  # the pipeline reshuffles every epoch itself
-        callbacks=callbacks(model, settings, monitor, state, best_so_far),
-        verbose=2,
-    )
+    try:
+        history = model.fit(
+            train,
+            validation_data=validation,
+            epochs=settings["epochs"],
+            shuffle=False,  # the pipeline reshuffles every epoch itself
+            callbacks=callbacks(model, settings, monitor, state, best_so_far),
+            verbose=2,
+        )
+    except Exception as error:
+        if not out_of_memory(error):
+            raise
+        reason = (
+            f"out of memory in epoch {done + 1}: {type(error).__name__}. Lower the batch "
+            "size or the image size, or ask for a GPU with more memory."
+        )
+        return outputs.failed(reason, params, state, model, done)
     seconds = time.perf_counter() - started
     losses = history.history.get("loss", [])
-    if any(math.isnan(loss) for loss in losses):
-        state.discard()
-        raise RuntimeError(
+    if not all(math.isfinite(loss) for loss in losses):
+        reason = (
             f"training loss became NaN in epoch {done + len(losses)} and TerminateOnNaN "
             "stopped the run: lower the learning rate, or check the data and augmentation."
         )
+        return outputs.failed(reason, params, state, model, done)
     if not state.best.exists():
         raise RuntimeError(f"no checkpoint was written: {monitor} was never a number.")
 
     epochs = pd.read_csv(state.history)
     best = best_row(epochs, monitor)
     summary = {
+        "status": "ok",
         "best_epoch": int(epochs.loc[best, "epoch"]) + 1,
         "epochs_run": len(epochs),
         "resumed_after_epoch": done,
@@ -205,15 +222,63 @@ def train_cell(
         "precision": precision,
         "jit_compile": jit_compile,
         "replicas": int(strategy.num_replicas_in_sync),
+        # What model selection saw: the aggregate warns if the test split is ever among it.
+        "splits_read": sorted(inputs),
     }
-    # Outputs appear only now, so a killed job never leaves half of them behind.
-    shutil.copyfile(state.best, model_path)
-    shutil.copyfile(state.history, history_path)
-    Path(params_path).write_text(yaml.safe_dump(params, sort_keys=False))
-    Path(summary_path).write_text(json.dumps(summary, indent=2) + "\n")
+    outputs.write(state.best, state.history, params, summary)
     state.discard()
     log.info("done: %s", summary)
     return summary
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """TensorFlow's ResourceExhaustedError (an allocation failed), without importing TF."""
+    return type(error).__name__ == "ResourceExhaustedError"
+
+
+@dataclasses.dataclass
+class RunOutputs:
+    """The declared outputs of a train job, written together at its end (a killed job never
+    leaves half of them behind)."""
+
+    model: str | Path
+    history: str | Path
+    params: str | Path
+    summary: str | Path
+
+    def write(
+        self, model: Path, history: Path, params: Mapping[str, Any], summary: Mapping[str, Any]
+    ) -> None:
+        shutil.copyfile(model, self.model)
+        shutil.copyfile(history, self.history)
+        Path(self.params).write_text(yaml.safe_dump(dict(params), sort_keys=False))
+        Path(self.summary).write_text(json.dumps(summary, indent=2) + "\n")
+
+    def failed(
+        self,
+        reason: str,
+        params: Mapping[str, Any],
+        state: TrainingState,
+        model: Any,
+        resumed_after: int,
+    ) -> dict[str, Any]:
+        """Record a failed run: the history so far, the best checkpoint before the failure
+        (or the model as it stood), and the reason."""
+        log.error("run failed: %s", reason)
+        if not state.best.exists():
+            model.save(state.best)
+        if not state.history.exists():
+            pd.DataFrame(columns=["epoch"]).to_csv(state.history, index=False)
+        epochs_run = len(pd.read_csv(state.history))
+        summary = {
+            "status": "failed",
+            "reason": reason,
+            "epochs_run": epochs_run,
+            "resumed_after_epoch": resumed_after,
+        }
+        self.write(state.best, state.history, params, summary)
+        state.discard()
+        return summary
 
 
 def callbacks(

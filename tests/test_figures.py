@@ -1,0 +1,396 @@
+"""The comparison figures: each writes one readable PNG and reports what it drew."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ablate.figures import (
+    confusion_matrices,
+    factor_effects,
+    heatmap,
+    interactions,
+    learning_curves,
+    t_interval,
+    timing,
+    train_validation_gap,
+)
+from ablate.figures import test_accuracy as accuracy_figure  # not a test: keep pytest off it
+
+# A "More than 20 figures" warning (figures left open) or any other warning fails the test.
+pytestmark = pytest.mark.filterwarnings("error")
+
+T_975_2 = 4.302652729911275  # Student t quantile 0.975 with 2 degrees of freedom (tables)
+GRID = {"augmentation": ["none", "geometric"], "regularization": ["none", "dropout", "bn"]}
+BASELINE = "augmentation-none__regularization-none"
+
+
+def cell_name(levels: dict[str, str]) -> str:
+    return "__".join(f"{factor}-{level}" for factor, level in levels.items()) or "base"
+
+
+def accuracy_of(levels: dict[str, str], seed: int) -> float:
+    """Deterministic accuracies: 0.80, + 0.03 per augmentation step and 0.02 per
+    regularization step (other factors: + 0); seeds 1, 2, 3 add -0.05, 0, +0.05."""
+    weights = {"augmentation": 0.03, "regularization": 0.02}
+    step = sum(weights.get(f, 0) * GRID.get(f, [lv]).index(lv) for f, lv in levels.items())
+    return round(0.80 + step + 0.05 * (seed - 2), 6)
+
+
+def make_runs(grid: dict[str, list[str]], seeds=(1, 2, 3), failed=()) -> pd.DataFrame:
+    """One row per cell x seed like runs.csv; (cell, seed) pairs in ``failed`` have NaNs."""
+    rows = []
+    for combo in itertools.product(*grid.values()):
+        levels = dict(zip(grid, combo, strict=True))
+        cell = cell_name(levels)
+        for seed in seeds:
+            bad = (cell, seed) in failed or (cell, "*") in failed
+            accuracy = math.nan if bad else accuracy_of(levels, seed)
+            rows.append(
+                {
+                    "study": "demo",
+                    "cell": cell,
+                    **levels,
+                    "seed": seed,
+                    "status": "failed" if bad else "ok",
+                    "test_accuracy": accuracy,
+                    "test_loss": math.nan if bad else 1 - accuracy,
+                    "test_macro_f1": accuracy,
+                    "test_images": math.nan if bad else 200,
+                    "best_epoch": 3,
+                    "epochs_run": 4,
+                    "best_val_loss": 0.4,
+                    "best_val_accuracy": accuracy,
+                    "train_seconds": math.nan if bad else 10.0 * seed,
+                    "images_per_second": math.nan if bad else 100.0 * seed,
+                    "num_params": 1000,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def make_history(runs: pd.DataFrame, epochs: int = 4, diverging: str | None = None):
+    """Per run and epoch; the ``diverging`` cell trains to 0.9 while validation stays 0.1."""
+    rows = []
+    for run in runs.itertuples():
+        for epoch in range(1, epochs + 1):
+            train = 0.5 + 0.1 * epoch + 0.01 * run.seed
+            validation = train - 0.05
+            if run.cell == diverging:
+                train, validation = 0.9, 0.1
+            rows.append(
+                {
+                    "cell": run.cell,
+                    "seed": run.seed,
+                    "epoch": epoch,
+                    "accuracy": train,
+                    "loss": 1 - train,
+                    "val_accuracy": validation,
+                    "val_loss": 1 - validation,
+                    "learning_rate": 0.001,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def assert_png(path, min_width=300, min_height=150):
+    assert path.is_file()
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        width, height = image.size
+        image.load()
+    assert min_width <= width <= 12_000 and min_height <= height <= 12_000, (width, height)
+    assert plt.get_fignums() == [], "a figure was left open"
+
+
+@pytest.fixture(autouse=True)
+def no_open_figures():
+    plt.close("all")
+    yield
+    assert plt.get_fignums() == []
+
+
+BEST = "augmentation-geometric__regularization-dropout"  # mean 0.85
+PARTLY_FAILED = "augmentation-geometric__regularization-bn"  # seed 3 failed: mean 0.845
+ALL_FAILED = "augmentation-none__regularization-dropout"
+FAILED = {(PARTLY_FAILED, 3), (ALL_FAILED, "*")}
+
+
+@pytest.fixture
+def runs():
+    """A 2 x 3 grid, 3 seeds; one failed run and one cell that failed on every seed."""
+    return make_runs(GRID, failed=FAILED)
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+
+def test_t_interval_matches_the_hand_computed_value():
+    mean, low, high, n = t_interval([0.80, 0.85, 0.90])
+    half = T_975_2 * 0.05 / math.sqrt(3)  # sd 0.05, n 3
+    assert (mean, n) == (pytest.approx(0.85), 3)
+    assert (low, high) == (pytest.approx(0.85 - half), pytest.approx(0.85 + half))
+    assert half == pytest.approx(0.124207, abs=1e-6)
+
+
+def test_t_interval_needs_two_values_and_ignores_nan():
+    mean, low, high, n = t_interval([0.7, math.nan])
+    assert (mean, n) == (0.7, 1) and math.isnan(low) and math.isnan(high)
+    assert t_interval([])[3] == 0
+
+
+# -- test accuracy ----------------------------------------------------------------------------
+
+
+def test_test_accuracy_leaves_failed_runs_out_and_marks_the_baseline(runs, tmp_path):
+    path = tmp_path / "test_accuracy.png"
+    drawn = accuracy_figure(runs, BASELINE, path)
+    assert_png(path)
+
+    # the all-failed cell is not shown; the others are sorted best first
+    assert ALL_FAILED not in drawn["cells"]
+    assert drawn["cells"] == [
+        BEST,
+        PARTLY_FAILED,
+        "augmentation-none__regularization-bn",
+        "augmentation-geometric__regularization-none",
+        BASELINE,
+    ]
+    assert drawn["mean"] == sorted(drawn["mean"], reverse=True)
+
+    columns = zip(drawn["mean"], drawn["low"], drawn["high"], drawn["n"], strict=True)
+    shown = dict(zip(drawn["cells"], columns, strict=True))
+    # one seed failed: the mean and n use the two others only
+    mean, low, high, n = shown[PARTLY_FAILED]
+    assert n == 2 and mean == pytest.approx((0.82 + 0.87) / 2)
+    # baseline: 0.75, 0.80, 0.85 -> sd 0.05, exact t interval with 2 degrees of freedom
+    mean, low, high, n = shown[BASELINE]
+    assert (mean, n) == (pytest.approx(0.80), 3)
+    assert low == pytest.approx(0.80 - T_975_2 * 0.05 / math.sqrt(3))
+    assert high == pytest.approx(0.80 + T_975_2 * 0.05 / math.sqrt(3))
+    assert drawn["baseline"] == BASELINE and drawn["baseline_mean"] == pytest.approx(0.80)
+    assert drawn["note"].startswith("4 failed runs left out")  # 1 + all 3 of one cell
+    assert ALL_FAILED in drawn["note"]
+
+
+def test_test_accuracy_uses_status_not_only_missing_metrics(tmp_path):
+    runs = make_runs({"reg": ["a", "b"]}, seeds=(1, 2))
+    runs.loc[0, "status"] = "failed"  # a failed run whose metrics were written anyway
+    drawn = accuracy_figure(runs, "reg-a", tmp_path / "t.png")
+    assert drawn["n"][drawn["cells"].index("reg-a")] == 1
+    assert math.isnan(drawn["low"][drawn["cells"].index("reg-a")])  # one seed: no interval
+    assert_png(tmp_path / "t.png")
+
+
+def test_test_accuracy_when_the_baseline_or_everything_failed(tmp_path):
+    runs = make_runs({"reg": ["a", "b"]}, failed={("reg-a", "*")})
+    drawn = accuracy_figure(runs, "reg-a", tmp_path / "t.png")
+    assert drawn["cells"] == ["reg-b"] and drawn["baseline"] is None
+    assert_png(tmp_path / "t.png")
+
+    runs = make_runs({"reg": ["a"]}, failed={("reg-a", "*")})
+    drawn = accuracy_figure(runs, "reg-a", tmp_path / "none.png")
+    assert drawn["cells"] == [] and drawn["baseline_mean"] is None
+    assert_png(tmp_path / "none.png")
+
+
+# -- learning curves --------------------------------------------------------------------------
+
+
+def test_learning_curves_average_seeds_and_drop_failed_runs(runs, tmp_path):
+    history = make_history(runs)
+    path = tmp_path / "val_accuracy.png"
+    drawn = learning_curves(history, "val_accuracy", path, runs=runs)
+    assert_png(path)
+    assert drawn["band"] == "sd"
+    assert drawn["cells"] == [c for c in pd.unique(runs["cell"]) if c != ALL_FAILED]
+    table = drawn["table"].set_index(["cell", "epoch"])
+    baseline = table.loc[(BASELINE, 4)]
+    assert baseline["mean"] == pytest.approx(0.5 + 0.4 + 0.02 - 0.05)  # seeds 1, 2, 3
+    assert baseline["sd"] == pytest.approx(0.01) and baseline["n"] == 3
+    assert table.loc[(PARTLY_FAILED, 1), "n"] == 2
+
+    everything = learning_curves(history, "val_loss", tmp_path / "val_loss.png")
+    assert len(everything["cells"]) == 6  # without runs, only missing values are dropped
+    assert_png(tmp_path / "val_loss.png")
+
+
+def test_learning_curves_with_many_long_cells(tmp_path):
+    grid = {
+        "architecture-family": [f"network-{i}" for i in range(8)],
+        "optimizer-setting": [f"schedule-{i}" for i in range(5)],
+    }
+    runs = make_runs(grid, seeds=(1, 2))
+    drawn = learning_curves(make_history(runs, epochs=3), "val_accuracy", tmp_path / "lc.png")
+    assert len(drawn["cells"]) == 40
+    assert_png(tmp_path / "lc.png", min_height=600)
+
+
+def test_train_validation_gap_shows_a_diverging_cell(runs, tmp_path):
+    diverging = "augmentation-geometric__regularization-none"
+    history = make_history(runs, diverging=diverging)
+    path = tmp_path / "gap.png"
+    drawn = train_validation_gap(history, path, runs=runs)
+    assert_png(path)
+    assert len(drawn["cells"]) == 5
+    assert drawn["final_gap"][diverging] == pytest.approx(0.8)
+    others = [gap for cell, gap in drawn["final_gap"].items() if cell != diverging]
+    assert others == pytest.approx([0.05] * 4)
+
+
+def test_train_validation_gap_without_the_columns_still_writes_a_png(tmp_path):
+    history = pd.DataFrame({"cell": ["base"], "seed": [1], "epoch": [1], "val_loss": [0.5]})
+    drawn = train_validation_gap(history, tmp_path / "gap.png")
+    assert drawn == {"cells": [], "final_gap": {}}
+    assert_png(tmp_path / "gap.png")
+
+
+# -- factors ----------------------------------------------------------------------------------
+
+
+def test_factor_effects_pool_levels(runs, tmp_path):
+    drawn = factor_effects(runs, list(GRID), tmp_path / "effects.png")
+    assert_png(tmp_path / "effects.png")
+    table = drawn["table"].set_index(["factor", "level"])
+    # regularization 'dropout' only exists in the all-failed cell of 'none' augmentation
+    assert table.loc[("regularization", "dropout"), "n"] == 3
+    assert table.loc[("regularization", "dropout"), "mean"] == pytest.approx(0.85)
+    assert table.loc[("augmentation", "none"), "n"] == 6
+
+
+def test_interactions_one_line_per_level_of_the_second_factor(runs, tmp_path):
+    drawn = interactions(runs, list(GRID), tmp_path / "interactions.png")
+    assert_png(tmp_path / "interactions.png")
+    assert drawn["pairs"] == [("augmentation", "regularization")]
+    table = drawn["table"].set_index(["a_level", "b_level"])
+    assert len(table) == 5  # the all-failed cell has no point
+    point = table.loc[("none", "none")]
+    assert (point["mean"], point["n"]) == (pytest.approx(0.80), 3)
+    assert point["high"] - point["mean"] == pytest.approx(T_975_2 * 0.05 / math.sqrt(3))
+    assert table.loc[("geometric", "bn"), "n"] == 2
+
+
+def test_interactions_with_three_factors_draw_every_pair(tmp_path):
+    runs = make_runs({"a": ["x", "y"], "b": ["p", "q"], "c": ["u", "v", "w"]}, seeds=(1, 2))
+    drawn = interactions(runs, ["a", "b", "c"], tmp_path / "i.png")
+    assert drawn["pairs"] == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert drawn["table"].groupby(["a", "b"]).size().tolist() == [4, 6, 6]
+    assert drawn["table"]["n"].tolist()[:4] == [6, 6, 6, 6]  # pooled over the third factor
+    assert_png(tmp_path / "i.png")
+
+
+@pytest.mark.parametrize("factors", [[], ["reg"]], ids=["no-factor", "one-factor"])
+def test_fewer_than_two_factors_give_placeholders(tmp_path, factors):
+    grid = {"reg": ["a", "b"]} if factors else {}
+    runs = make_runs(grid)
+    assert interactions(runs, factors, tmp_path / "i.png")["pairs"] == []
+    assert heatmap(runs, factors, tmp_path / "h.png")["mean"] is None
+    effects = factor_effects(runs, factors, tmp_path / "f.png")
+    assert len(effects["table"]) == (2 if factors else 0)
+    for name in ("i", "h", "f"):
+        assert_png(tmp_path / f"{name}.png")
+
+
+def test_heatmap_two_factors_annotated_with_means_and_seed_counts(runs, tmp_path):
+    drawn = heatmap(runs, list(GRID), tmp_path / "heatmap.png", baseline=BASELINE)
+    assert_png(tmp_path / "heatmap.png")
+    means, counts = drawn["mean"], drawn["n"]
+    assert list(means.index) == ["none", "geometric"]
+    assert list(means.columns) == ["none", "dropout", "bn"]
+    assert means.loc["none", "none"] == pytest.approx(0.80)
+    assert means.loc["geometric", "bn"] == pytest.approx((0.82 + 0.87) / 2)
+    assert math.isnan(means.loc["none", "dropout"]) and counts.loc["none", "dropout"] == 0
+    assert counts.loc["geometric", "bn"] == 2
+    assert drawn["baseline"] == (0, 0)
+
+
+def test_heatmap_with_three_factors_is_a_placeholder(tmp_path):
+    runs = make_runs({"a": ["x"], "b": ["p"], "c": ["u", "v"]})
+    assert heatmap(runs, ["a", "b", "c"], tmp_path / "h.png")["mean"] is None
+    assert_png(tmp_path / "h.png")
+
+
+# -- confusion matrices and timing ------------------------------------------------------------
+
+
+def write_confusion(path, counts, classes):
+    pd.DataFrame(counts, index=pd.Index(classes, name="true"), columns=classes).to_csv(path)
+    return path
+
+
+def test_confusion_matrices_use_each_cells_best_seed(tmp_path):
+    runs = make_runs({"reg": ["a", "b", "c"]}, failed={("reg-a", 3), ("reg-c", "*")})
+    classes = [0, 1, 2]  # numeric names: read back as int rows but text columns
+    paths = {}
+    for run in runs.itertuples():
+        counts = np.full((3, 3), run.seed) + np.diag([10, 0, 5 * run.seed])
+        paths[(run.cell, run.seed)] = write_confusion(
+            tmp_path / f"{run.cell}-{run.seed}.csv", counts, classes
+        )
+    drawn = confusion_matrices(runs, paths, tmp_path / "confusion.png")
+    assert_png(tmp_path / "confusion.png")
+    # reg-a seed 3 (the best) failed, so seed 2 is the best successful one; reg-c never ran
+    assert drawn["cells"] == ["reg-a", "reg-b"]
+    assert drawn["seeds"] == {"reg-a": 2, "reg-b": 3}
+    assert drawn["accuracy"]["reg-b"] == pytest.approx(0.85)
+    assert drawn["classes"] == {"reg-a": 3, "reg-b": 3}
+    # seed 2: rows [12, 2, 2], [2, 2, 2], [2, 2, 12] -> recall 12/16, 2/6, 12/16
+    assert drawn["recall"]["reg-a"] == pytest.approx([0.75, 1 / 3, 0.75])
+
+
+def test_confusion_matrices_with_120_classes_and_missing_files(tmp_path):
+    runs = make_runs({"reg": ["a", "b"]}, seeds=(1, 2))
+    classes = [f"n0208{i:04d}-some_long_breed_name" for i in range(120)]
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 3, (120, 120)) + np.diag(np.full(120, 20))
+    counts[5] = 0  # a class without test images: its row stays blank
+    path = write_confusion(tmp_path / "cm.csv", counts, classes)
+    paths = {("reg-a", 1): path, ("reg-b", 1): tmp_path / "never-written.csv"}
+    drawn = confusion_matrices(runs, paths, tmp_path / "confusion.png")
+    assert drawn["cells"] == ["reg-a"] and drawn["seeds"] == {"reg-a": 1}
+    assert drawn["classes"] == {"reg-a": 120}
+    recall = drawn["recall"]["reg-a"]
+    assert math.isnan(recall[5])
+    assert recall[0] == pytest.approx(counts[0, 0] / counts[0].sum())
+    assert_png(tmp_path / "confusion.png")
+
+    nothing = confusion_matrices(runs, {}, tmp_path / "empty.png")
+    assert nothing["cells"] == []
+    assert_png(tmp_path / "empty.png")
+
+
+def test_timing_means_over_successful_seeds(runs, tmp_path):
+    drawn = timing(runs, tmp_path / "timing.png")
+    assert_png(tmp_path / "timing.png")
+    assert len(drawn["cells"]) == 5
+    assert drawn["seconds"][BASELINE] == pytest.approx(20.0)
+    assert drawn["seconds"][PARTLY_FAILED] == pytest.approx(15.0)
+    assert drawn["images_per_second"][BASELINE] == pytest.approx(200.0)
+
+
+def test_timing_without_throughput_values(tmp_path):
+    runs = make_runs({"reg": ["a", "b"]}).assign(images_per_second=math.nan)
+    drawn = timing(runs, tmp_path / "timing.png")  # no all-NaN warning (warnings are errors)
+    assert math.isnan(drawn["images_per_second"]["reg-a"])
+    assert drawn["seconds"]["reg-b"] == pytest.approx(20.0)
+    assert_png(tmp_path / "timing.png")
+
+
+# -- a study without factors ------------------------------------------------------------------
+
+
+def test_a_study_without_factors_draws_every_figure(tmp_path):
+    runs = make_runs({})
+    history = make_history(runs)
+    assert accuracy_figure(runs, "base", tmp_path / "a.png")["cells"] == ["base"]
+    assert learning_curves(history, "val_accuracy", tmp_path / "l.png")["cells"] == ["base"]
+    assert train_validation_gap(history, tmp_path / "g.png")["cells"] == ["base"]
+    assert timing(runs, tmp_path / "t.png")["cells"] == ["base"]
+    for name in "algt":
+        assert_png(tmp_path / f"{name}.png")

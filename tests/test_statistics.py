@@ -1,0 +1,387 @@
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from ablate.statistics import (
+    COMPARISON_COLUMNS,
+    EFFECT_COLUMNS,
+    MARGINAL_COLUMNS,
+    cell_statistics,
+    compare_with_baseline,
+    factor_effects,
+    marginal_means,
+    mean_ci,
+)
+
+SEEDS = [1, 2, 3, 4, 5]
+SEED_NOISE = {1: 0.004, 2: -0.003, 3: 0.001, 4: -0.006, 5: 0.002}
+
+
+def make_runs(levels, accuracy, seeds=SEEDS):
+    """One ok run per combination of ``levels`` ({factor: [level, ...]}) and seed, laid out as
+    the aggregate step does; ``accuracy(cell_levels, seed)`` gives test_accuracy."""
+    rows = []
+    for combo in itertools.product(*levels.values()):
+        chosen = dict(zip(levels, combo, strict=True))
+        cell = "_".join(f"{f}-{lv}" for f, lv in chosen.items()) or "baseline"
+        for seed in seeds:
+            value = accuracy(chosen, seed)
+            rows.append(
+                {"study": "s", "cell": cell, **chosen, "seed": seed, "status": "ok",
+                 "test_accuracy": value, "test_loss": 1 - value, "test_macro_f1": value - 0.1,
+                 "best_epoch": 3, "epochs_run": 5, "train_seconds": 10.0 + seed,
+                 "images_per_second": 100.0}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def fail(runs, cell, seed):
+    runs = runs.copy()
+    row = (runs["cell"] == cell) & (runs["seed"] == seed)
+    runs.loc[row, "status"] = "failed"
+    metrics = ["test_accuracy", "test_loss", "test_macro_f1", "best_epoch", "train_seconds"]
+    runs.loc[row, metrics] = np.nan
+    return runs
+
+
+def t_interval(values):
+    """Independent reference: mean +- t_{0.975, n-1} * s / sqrt(n)."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return values.mean() - half, values.mean() + half
+
+
+def row(frame, **where):
+    mask = np.logical_and.reduce([frame[k] == v for k, v in where.items()])
+    assert mask.sum() == 1, where
+    return frame[mask].iloc[0]
+
+
+# mean_ci
+
+
+def test_mean_ci_is_the_t_interval():
+    summary = mean_ci([0.80, 0.82, 0.85, 0.79])
+    assert summary.n == 4
+    assert summary.mean == pytest.approx(0.815)
+    assert summary.std == pytest.approx(math.sqrt(0.0021 / 3))  # squared deviations sum 0.0021
+    # t_{0.975,3} = 3.182446; half-width = 3.182446 * 0.0264575 / 2 = 0.0420995
+    assert summary.ci_low == pytest.approx(0.7729005, abs=1e-6)
+    assert summary.ci_high == pytest.approx(0.8570995, abs=1e-6)
+    assert (summary.ci_low, summary.ci_high) == pytest.approx(t_interval([0.80, 0.82, 0.85, 0.79]))
+
+
+def test_mean_ci_ignores_nan_and_unpacks_as_a_tuple():
+    mean, std, n, low, high = mean_ci(pd.Series([1.0, np.nan, 3.0]))
+    assert (mean, n) == (2.0, 2)
+    assert std == pytest.approx(math.sqrt(2))
+    # t_{0.975,1} = 12.7062; half-width = 12.7062 * sqrt(2) / sqrt(2)
+    assert (low, high) == pytest.approx((2 - 12.7062047, 2 + 12.7062047))
+
+
+def test_mean_ci_with_fewer_than_two_values_is_nan_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one = mean_ci([0.7])
+        none = mean_ci([])
+        only_nan = mean_ci([np.nan, np.nan])
+    assert one.mean == 0.7 and one.n == 1
+    assert all(math.isnan(v) for v in (one.std, one.ci_low, one.ci_high))
+    assert none.n == 0 and only_nan.n == 0
+    assert all(math.isnan(v) for v in (none.mean, none.std, none.ci_low, none.ci_high))
+
+
+def test_mean_ci_of_constant_values_collapses():
+    summary = mean_ci([0.52 - 0.50, 0.62 - 0.60, 0.72 - 0.70])  # equal up to rounding
+    assert summary.std == 0.0
+    assert summary.ci_low == summary.ci_high == summary.mean == pytest.approx(0.02)
+
+
+# cell_statistics
+
+
+def test_cell_statistics_per_cell_in_first_appearance_order():
+    runs = make_runs({"reg": ["none", "dropout"]}, lambda c, s: 0.6 + SEED_NOISE[s])
+    runs = pd.concat([runs[runs["reg"] == "dropout"], runs[runs["reg"] == "none"]])
+    runs = fail(runs, "reg-dropout", 2)
+    table = cell_statistics(runs, ["reg"], metrics=("test_accuracy", "train_seconds"))
+    assert list(table.columns) == [
+        "cell", "reg", "n", "failed",
+        "test_accuracy_mean", "test_accuracy_std", "test_accuracy_ci_low", "test_accuracy_ci_high",
+        "train_seconds_mean", "train_seconds_std", "train_seconds_ci_low", "train_seconds_ci_high",
+    ]  # fmt: skip
+    assert list(table["cell"]) == ["reg-dropout", "reg-none"]
+    assert list(table["reg"]) == ["dropout", "none"]
+    assert list(table["n"]) == [4, 5]
+    assert list(table["failed"]) == [1, 0]
+    dropout = table.iloc[0]
+    kept = [0.604, 0.601, 0.594, 0.602]  # seed 2 failed
+    assert dropout["test_accuracy_mean"] == pytest.approx(0.60025)
+    assert dropout["test_accuracy_std"] == pytest.approx(np.std(kept, ddof=1))
+    low, high = t_interval(kept)
+    assert dropout["test_accuracy_ci_low"] == pytest.approx(low)
+    assert dropout["test_accuracy_ci_high"] == pytest.approx(high)
+    assert dropout["train_seconds_mean"] == pytest.approx((11 + 13 + 14 + 15) / 4)
+    none = table.iloc[1]
+    assert none["train_seconds_mean"] == pytest.approx(13.0)
+    # seconds 11..15: s = sqrt(2.5); t_{0.975,4} = 2.776445
+    assert none["train_seconds_ci_high"] == pytest.approx(13 + 2.776445 * math.sqrt(2.5 / 5))
+
+
+def test_cell_statistics_default_metrics_and_no_factors():
+    runs = make_runs({}, lambda c, s: 0.5 + SEED_NOISE[s])
+    table = cell_statistics(runs, [])
+    assert list(table.columns[:3]) == ["cell", "n", "failed"]
+    assert len(table.columns) == 3 + 6 * 4
+    assert table.loc[0, "cell"] == "baseline"
+    assert table.loc[0, "test_accuracy_mean"] == pytest.approx(0.4996)
+    assert table.loc[0, "best_epoch_std"] == 0.0
+
+
+# compare_with_baseline
+
+BASE = "reg-none"
+NOISE = {1: 0.001, 2: -0.002, 3: 0.0015, 4: -0.0005, 5: 0.0}  # sums to 0
+
+
+def improved_runs():
+    def accuracy(levels, seed):
+        value = 0.7 + SEED_NOISE[seed]
+        return value + 0.02 + NOISE[seed] if levels["reg"] == "dropout" else value
+
+    return make_runs({"reg": ["none", "dropout"]}, accuracy)
+
+
+def test_paired_difference_with_interval_and_test():
+    table = compare_with_baseline(improved_runs(), BASE)
+    assert list(table.columns) == ["cell", "reg", *COMPARISON_COLUMNS]
+    assert len(table) == 1
+    result = table.iloc[0]
+    assert (result["cell"], result["reg"], result["n_pairs"]) == ("reg-dropout", "dropout", 5)
+    assert result["difference"] == pytest.approx(0.02)
+    differences = [0.02 + NOISE[s] for s in SEEDS]
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx(t_interval(differences))
+    assert result["ci_low"] < 0.02 < result["ci_high"]
+    # s = sqrt(7.5e-6 / 4) = 0.0013693; t_{0.975,4} * s / sqrt(5) = 0.0017003
+    assert result["ci_low"] == pytest.approx(0.0182997, abs=1e-6)
+    expected_p = stats.ttest_rel(
+        [0.7 + SEED_NOISE[s] + 0.02 + NOISE[s] for s in SEEDS], [0.7 + SEED_NOISE[s] for s in SEEDS]
+    ).pvalue
+    assert result["p_value"] == pytest.approx(expected_p)
+    assert result["p_value"] < 1e-4
+    assert result["effect_size_dz"] == pytest.approx(0.02 / np.std(differences, ddof=1))
+    assert result["effect_size_dz"] == pytest.approx(14.6059, abs=1e-3)
+    assert bool(result["significant"]) is True
+
+
+def test_identical_cells_differ_by_zero_with_no_p_value_or_warning():
+    runs = make_runs({"reg": ["none", "dropout"]}, lambda c, s: 0.7 + SEED_NOISE[s])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = compare_with_baseline(runs, BASE).iloc[0]
+    assert result["difference"] == 0.0
+    assert result["ci_low"] == result["ci_high"] == 0.0
+    assert math.isnan(result["p_value"]) and math.isnan(result["effect_size_dz"])
+    assert bool(result["significant"]) is False
+
+
+def test_failed_runs_drop_their_seeds_from_the_pairs():
+    runs = fail(fail(improved_runs(), "reg-dropout", 2), BASE, 4)
+    result = compare_with_baseline(runs, BASE).iloc[0]
+    assert result["n_pairs"] == 3
+    kept = [0.02 + NOISE[s] for s in (1, 3, 5)]
+    assert result["difference"] == pytest.approx(np.mean(kept))
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx(t_interval(kept))
+
+
+def test_a_cell_whose_runs_all_failed_has_no_pairs():
+    runs = improved_runs()
+    for seed in SEEDS:
+        runs = fail(runs, "reg-dropout", seed)
+    result = compare_with_baseline(runs, BASE).iloc[0]
+    assert result["n_pairs"] == 0
+    assert math.isnan(result["difference"]) and math.isnan(result["p_value"])
+    assert bool(result["significant"]) is False
+
+
+def test_compare_with_explicit_factors_and_unknown_baseline():
+    table = compare_with_baseline(improved_runs(), BASE, metric="test_loss", factors=[])
+    assert list(table.columns) == ["cell", *COMPARISON_COLUMNS]
+    assert table.loc[0, "difference"] == pytest.approx(-0.02)
+    with pytest.raises(ValueError, match="no-such-cell"):
+        compare_with_baseline(improved_runs(), "no-such-cell")
+
+
+# factor_effects and marginal_means
+
+
+def additive_2x2(seed_noise=SEED_NOISE, cell_noise=None):
+    def accuracy(levels, seed):
+        a, b = levels["aug"] == "geometric", levels["reg"] == "dropout"
+        value = 0.5 + 0.1 * a + 0.05 * b + 0.03 * a * b + seed_noise[seed]
+        return value + (cell_noise[(levels["aug"], levels["reg"], seed)] if cell_noise else 0)
+
+    return make_runs({"aug": ["none", "geometric"], "reg": ["none", "dropout"]}, accuracy)
+
+
+BASELINE_2X2 = {"aug": "none", "reg": "none"}
+
+
+def test_2x2_main_effects_and_interaction_are_exact():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        effects = factor_effects(additive_2x2(), ["aug", "reg"], BASELINE_2X2)
+    assert list(effects.columns) == EFFECT_COLUMNS
+    assert list(effects["term"]) == ["main", "main", "interaction"]
+    aug = row(effects, term="main", factor_a="aug")
+    assert aug["level_a"] == "geometric" and pd.isna(aug["factor_b"]) and pd.isna(aug["level_b"])
+    assert aug["reference"] == "vs aug=none"
+    assert aug["estimate"] == pytest.approx(0.1 + 0.03 / 2)
+    assert row(effects, term="main", factor_a="reg")["estimate"] == pytest.approx(0.05 + 0.03 / 2)
+    interaction = row(effects, term="interaction")
+    assert (interaction["factor_a"], interaction["level_a"]) == ("aug", "geometric")
+    assert (interaction["factor_b"], interaction["level_b"]) == ("reg", "dropout")
+    assert interaction["reference"] == "interaction vs aug=none, reg=none"
+    assert interaction["estimate"] == pytest.approx(0.03)
+    # Seed noise shared by every cell cancels: each effect is the same on every seed.
+    assert list(effects["n_seeds"]) == [5, 5, 5]
+    assert (effects["ci_low"] == effects["ci_high"]).all()
+    assert effects["p_value"].isna().all()
+
+
+def test_2x2_effects_with_cell_noise_are_t_summaries_of_per_seed_contrasts():
+    rng = np.random.default_rng(0)
+    combos = itertools.product(["none", "geometric"], ["none", "dropout"], SEEDS)
+    cell_noise = {key: rng.normal(0, 0.005) for key in combos}
+    effects = factor_effects(additive_2x2(cell_noise=cell_noise), ["aug", "reg"], BASELINE_2X2)
+
+    def e(a, b):
+        return np.array([cell_noise[(a, b, s)] for s in SEEDS])
+
+    main_aug = 0.115 + (e("geometric", "none") + e("geometric", "dropout")) / 2
+    main_aug -= (e("none", "none") + e("none", "dropout")) / 2
+    inter = 0.03 + e("geometric", "dropout") - e("geometric", "none") - e("none", "dropout")
+    inter += e("none", "none")
+    for result, expected in [(row(effects, term="main", factor_a="aug"), main_aug),
+                             (row(effects, term="interaction"), inter)]:  # fmt: skip
+        assert result["estimate"] == pytest.approx(expected.mean())
+        assert (result["ci_low"], result["ci_high"]) == pytest.approx(t_interval(expected))
+        assert result["p_value"] == pytest.approx(stats.ttest_1samp(expected, 0).pvalue)
+    assert row(effects, term="main", factor_a="aug")["p_value"] < 1e-4
+
+
+def test_2x3_grid_with_a_non_first_baseline_level():
+    bonus = {"none": 0.0, "dropout": 0.02, "l2": 0.04}
+    inter = {("geometric", "dropout"): 0.01, ("geometric", "l2"): -0.03}
+
+    def accuracy(levels, seed):
+        a, b = levels["aug"], levels["reg"]
+        return 0.5 + 0.1 * (a == "geometric") + bonus[b] + inter.get((a, b), 0) + SEED_NOISE[seed]
+
+    runs = make_runs({"aug": ["none", "geometric"], "reg": ["dropout", "none", "l2"]}, accuracy)
+    effects = factor_effects(runs, ["aug", "reg"], {"aug": "none", "reg": "none"})
+    assert list(effects["term"]) == ["main"] * 3 + ["interaction"] * 2
+    assert list(effects["level_a"]) == ["geometric", "dropout", "l2", "geometric", "geometric"]
+    assert list(effects["level_b"].iloc[3:]) == ["dropout", "l2"]
+    assert row(effects, term="main", factor_a="aug")["estimate"] == pytest.approx(0.1 - 0.02 / 3)
+    for level in ("dropout", "l2"):
+        assert row(effects, factor_a="reg", level_a=level)["estimate"] == pytest.approx(0.025)
+    assert row(effects, term="interaction", level_b="dropout")["estimate"] == pytest.approx(0.01)
+    assert row(effects, term="interaction", level_b="l2")["estimate"] == pytest.approx(-0.03)
+
+    means = marginal_means(runs, ["aug", "reg"])
+    assert list(means.columns) == MARGINAL_COLUMNS
+    assert list(zip(means["factor"], means["level"], strict=True)) == [
+        ("aug", "none"), ("aug", "geometric"), ("reg", "dropout"), ("reg", "none"), ("reg", "l2")
+    ]  # fmt: skip
+    noise = np.array([SEED_NOISE[s] for s in SEEDS])
+    aug_none = row(means, factor="aug", level="none")
+    assert aug_none["mean"] == pytest.approx(0.52 + noise.mean())
+    assert (aug_none["ci_low"], aug_none["ci_high"]) == pytest.approx(t_interval(0.52 + noise))
+    assert row(means, factor="reg", level="l2")["mean"] == pytest.approx(0.575 + noise.mean())
+    assert (means["n_seeds"] == 5).all()
+
+
+def test_three_factors_interactions_average_over_the_third():
+    def accuracy(levels, seed):
+        a, b, c = (levels[f] == "on" for f in "abc")
+        return 0.5 + 0.1 * a + 0.05 * b + 0.02 * c + 0.04 * a * b + SEED_NOISE[seed]
+
+    runs = make_runs({f: ["off", "on"] for f in "abc"}, accuracy)
+    effects = factor_effects(runs, ["a", "b", "c"], dict.fromkeys("abc", "off"))
+    assert len(effects) == 3 + 3
+    assert row(effects, term="main", factor_a="a")["estimate"] == pytest.approx(0.12)
+    assert row(effects, term="main", factor_a="c")["estimate"] == pytest.approx(0.02)
+    pairs = {(r.factor_a, r.factor_b): r.estimate for r in effects.itertuples() if r.term != "main"}
+    assert pairs == pytest.approx({("a", "b"): 0.04, ("a", "c"): 0.0, ("b", "c"): 0.0})
+
+
+def test_effects_use_only_seeds_where_every_cell_succeeded():
+    runs = fail(fail(additive_2x2(), "aug-geometric_reg-dropout", 3), "aug-none_reg-none", 5)
+    effects = factor_effects(runs, ["aug", "reg"], BASELINE_2X2)
+    assert list(effects["n_seeds"]) == [3, 3, 3]
+    assert row(effects, term="interaction")["estimate"] == pytest.approx(0.03)
+    assert (marginal_means(runs, ["aug", "reg"])["n_seeds"] == 3).all()
+
+
+def test_one_at_a_time_grid_has_no_factorial_effects():
+    runs = additive_2x2()
+    runs = runs[runs["cell"] != "aug-geometric_reg-dropout"]  # baseline + one change per factor
+    effects = factor_effects(runs, ["aug", "reg"], BASELINE_2X2)
+    assert effects.empty and list(effects.columns) == EFFECT_COLUMNS
+    means = marginal_means(runs, ["aug", "reg"])
+    assert means.empty and list(means.columns) == MARGINAL_COLUMNS
+
+
+def test_a_single_factor_grid_is_full():
+    effects = factor_effects(improved_runs(), ["reg"], {"reg": "none"})
+    assert list(effects["term"]) == ["main"]
+    assert effects.loc[0, "estimate"] == pytest.approx(0.02)
+
+
+def test_a_study_without_factors():
+    runs = make_runs({}, lambda c, s: 0.5 + SEED_NOISE[s])
+    assert factor_effects(runs, [], {}).empty
+    assert list(factor_effects(runs, [], {}).columns) == EFFECT_COLUMNS
+    assert marginal_means(runs, []).empty
+    comparison = compare_with_baseline(runs, "baseline")
+    assert comparison.empty and list(comparison.columns) == ["cell", *COMPARISON_COLUMNS]
+    assert cell_statistics(runs, [])["n"].tolist() == [5]
+
+
+def test_unknown_baseline_level_is_an_error():
+    with pytest.raises(ValueError, match="'aug'"):
+        factor_effects(additive_2x2(), ["aug", "reg"], {"aug": "mixup", "reg": "none"})
+
+
+def test_one_seed_gives_nan_intervals_without_warnings():
+    runs = additive_2x2()
+    runs = runs[runs["seed"] == 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cells = cell_statistics(runs, ["aug", "reg"])
+        comparison = compare_with_baseline(runs, "aug-none_reg-none")
+        effects = factor_effects(runs, ["aug", "reg"], BASELINE_2X2)
+        means = marginal_means(runs, ["aug", "reg"])
+    assert (cells["n"] == 1).all()
+    assert cells["test_accuracy_std"].isna().all() and cells["test_accuracy_ci_low"].isna().all()
+    assert cells["test_accuracy_mean"].tolist() == pytest.approx([0.504, 0.554, 0.604, 0.684])
+    assert (comparison["n_pairs"] == 1).all()
+    assert comparison["difference"].tolist() == pytest.approx([0.05, 0.1, 0.18])
+    assert comparison[["ci_low", "ci_high", "p_value", "effect_size_dz"]].isna().all().all()
+    assert not comparison["significant"].any()
+    assert effects["estimate"].tolist() == pytest.approx([0.115, 0.065, 0.03])
+    assert effects[["ci_low", "ci_high", "p_value"]].isna().all().all()
+    assert means["ci_low"].isna().all() and (means["n_seeds"] == 1).all()
+
+
+def test_runs_without_a_status_column_count_as_successful():
+    runs = improved_runs().drop(columns="status")
+    assert compare_with_baseline(runs, BASE).loc[0, "n_pairs"] == 5
+    assert cell_statistics(runs, ["reg"])["failed"].tolist() == [0, 0]

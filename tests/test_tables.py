@@ -1,0 +1,46 @@
+"""HTML renderings of the study's tables for the report."""
+
+import pandas as pd
+
+from ablate.tables import interval, summary_digest, write_html
+
+
+def test_interval_text_leaves_out_undefined_bounds():
+    assert interval(0.91234, 0.9, 0.92) == "0.912 [0.900, 0.920]"
+    assert interval(0.5, float("nan"), float("nan")) == "0.500"
+    assert interval(float("nan"), 0.1, 0.2) == ""
+
+
+def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
+    summary = pd.DataFrame(
+        {
+            "cell": ["a-none", "a-flip"], "a": ["none", "flip"], "baseline": [True, False],
+            "n": [3, 2], "failed": [0, 1], "test_accuracy_mean": [0.8, 0.85],
+            "test_accuracy_ci_low": [0.75, 0.8], "test_accuracy_ci_high": [0.85, 0.9],
+            "vs_baseline_difference": [float("nan"), 0.05],
+            "vs_baseline_ci_low": [float("nan"), 0.01], "vs_baseline_ci_high": [float("nan"), 0.09],
+            "vs_baseline_p_value": [float("nan"), 0.0312], "warnings": [float("nan"), "failed"],
+        }
+    )  # fmt: skip
+    digest = summary_digest(summary, ["a"])
+    assert digest["cell"].tolist() == ["a-none (baseline)", "a-flip"]
+    assert digest.loc[1, "test accuracy [95% CI]"] == "0.850 [0.800, 0.900]"
+    assert digest.loc[1, "vs baseline [95% CI]"] == "0.050 [0.010, 0.090]"
+    assert digest.loc[0, "vs baseline [95% CI]"] == ""
+    assert digest["p (paired t)"].tolist() == ["", "0.0312"]
+    assert digest["warnings"].tolist() == ["", "failed"]
+
+
+def test_html_page_escapes_text_and_marks_flagged_and_baseline_rows(tmp_path):
+    table = pd.DataFrame({"cell": ["<b>x</b>", "y"], "accuracy": [0.123456, float("nan")]})
+    path = tmp_path / "t.html"
+    write_html(table, path, "Title & more", "How to read it.",
+               flagged=pd.Series([False, True]), baseline=pd.Series([True, False]))  # fmt: skip
+    page = path.read_text()
+    assert "<title>Title &amp; more</title>" in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+    assert '<tr class="baseline"><td class="text">&lt;b&gt;x' in page
+    assert '<tr class="flagged"><td class="text">y</td><td class="number"></td>' in page
+    assert ">0.1235<" in page
+    write_html(table.iloc[:0], path, "Empty", "")
+    assert "No rows." in path.read_text()

@@ -1,0 +1,124 @@
+"""The study's tables and config as HTML pages for the Snakemake report, which can show HTML
+and images but only offers CSV and YAML files for download."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+STYLE = """
+body { font-family: system-ui, sans-serif; font-size: 13px; margin: 1em; color: #1e293b; }
+h1 { font-size: 16px; }
+p.note { max-width: 60em; color: #475569; }
+table { border-collapse: collapse; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #e2e8f0; text-align: right; }
+td { white-space: nowrap; }
+td.wrap { white-space: normal; min-width: 24em; }
+th { background: #f1f5f9; position: sticky; top: 0; }
+td.text, th.text { text-align: left; }
+tr.flagged td { background: #fef3c7; }
+tr.baseline td { font-weight: 600; }
+"""
+
+
+def interval(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """'0.912 [0.897, 0.927]'; the mean alone where the interval is undefined (n < 2)."""
+    if pd.isna(mean):
+        return ""
+    if pd.isna(low) or pd.isna(high):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
+    """What a reader compares first, one row per cell: test accuracy with its interval, the
+    paired difference from the baseline, and the warnings (summary.csv holds the rest)."""
+    rows = []
+    for row in summary.to_dict("records"):
+        difference = interval(
+            row["vs_baseline_difference"],
+            row["vs_baseline_ci_low"],
+            row["vs_baseline_ci_high"],
+        )
+        rows.append(
+            {
+                "cell": row["cell"] + (" (baseline)" if row["baseline"] else ""),
+                **{factor: row[factor] for factor in factors},
+                "seeds ok": row["n"],
+                "failed": row["failed"],
+                "test accuracy [95% CI]": interval(
+                    row["test_accuracy_mean"],
+                    row["test_accuracy_ci_low"],
+                    row["test_accuracy_ci_high"],
+                ),
+                "vs baseline [95% CI]": "" if row["baseline"] else difference,
+                "p (paired t)": _number(row["vs_baseline_p_value"]),
+                "warnings": row.get("warnings") if isinstance(row.get("warnings"), str) else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _number(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.3g}"
+
+
+def write_html(
+    table: pd.DataFrame,
+    path: str | Path,
+    title: str,
+    note: str,
+    flagged: pd.Series | None = None,
+    baseline: pd.Series | None = None,
+) -> None:
+    """A self-contained page: title, how to read it, and the table; rows where ``flagged``
+    is true are highlighted, the ``baseline`` row is bold."""
+    header = "".join(f'<th class="{_kind(table[c])}">{html.escape(str(c))}</th>' for c in table)
+    body = []
+    for index, (_, row) in enumerate(table.iterrows()):
+        classes = []
+        if flagged is not None and bool(flagged.iloc[index]):
+            classes.append("flagged")
+        if baseline is not None and bool(baseline.iloc[index]):
+            classes.append("baseline")
+        cells = "".join(
+            f'<td class="{_kind(table[column])}">{html.escape(_format(row[column]))}</td>'
+            for column in table
+        )
+        body.append(f'<tr class="{" ".join(classes)}">{cells}</tr>')
+    empty = "" if len(table) else "<p><em>No rows.</em></p>"
+    Path(path).write_text(
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(note)}</p>{empty}"
+        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        "</body></html>\n"
+    )
+
+
+def write_text_page(text: str, path: str | Path, title: str, note: str) -> None:
+    """A self-contained page showing ``text`` (e.g. YAML) as it is."""
+    Path(path).write_text(
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(note)}</p>"
+        f"<pre>{html.escape(text)}</pre></body></html>\n"
+    )
+
+
+def _kind(column: pd.Series) -> str:
+    """CSS class of a column: numbers align right; long texts (messages) may wrap."""
+    if pd.api.types.is_numeric_dtype(column):
+        return "number"
+    return "text wrap" if column.astype(str).str.len().max() > 60 else "text"
+
+
+def _format(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
