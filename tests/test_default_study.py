@@ -21,7 +21,7 @@ FIGURES = {
 }
 # What each table's page must show: proof that it holds the study's numbers.
 TABLES = {
-    "summary": ["(baseline)", "test accuracy [95% CI]", "regularization-dropout-batchnorm"],
+    "summary": ["baseline", "test accuracy [95% CI]", "vs baseline", "dropout-batchnorm"],
     "warnings": ["check", "message"],
     "effects": ["main", "interaction", "vs regularization=none"],
     "runs": ["seed", "test_accuracy", "augmentation-geometric__regularization-none"],

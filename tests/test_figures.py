@@ -17,7 +17,6 @@ from ablate.figures import (
     heatmap,
     interactions,
     learning_curves,
-    t_interval,
     timing,
     train_validation_gap,
 )
@@ -126,23 +125,6 @@ FAILED = {(PARTLY_FAILED, 3), (ALL_FAILED, "*")}
 def runs():
     """A 2 x 3 grid, 3 seeds; one failed run and one cell that failed on every seed."""
     return make_runs(GRID, failed=FAILED)
-
-
-# -- statistics -------------------------------------------------------------------------------
-
-
-def test_t_interval_matches_the_hand_computed_value():
-    mean, low, high, n = t_interval([0.80, 0.85, 0.90])
-    half = T_975_2 * 0.05 / math.sqrt(3)  # sd 0.05, n 3
-    assert (mean, n) == (pytest.approx(0.85), 3)
-    assert (low, high) == (pytest.approx(0.85 - half), pytest.approx(0.85 + half))
-    assert half == pytest.approx(0.124207, abs=1e-6)
-
-
-def test_t_interval_needs_two_values_and_ignores_nan():
-    mean, low, high, n = t_interval([0.7, math.nan])
-    assert (mean, n) == (0.7, 1) and math.isnan(low) and math.isnan(high)
-    assert t_interval([])[3] == 0
 
 
 # -- test accuracy ----------------------------------------------------------------------------

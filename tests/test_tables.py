@@ -23,7 +23,10 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
         }
     )  # fmt: skip
     digest = summary_digest(summary, ["a"])
-    assert digest["cell"].tolist() == ["a-none (baseline)", "a-flip"]
+    assert list(digest.columns[:2]) == ["a", "baseline"]
+    assert digest["a"].tolist() == ["none", "flip"]
+    assert digest["baseline"].tolist() == ["yes", ""]
+    assert summary_digest(summary, [])["cell"].tolist() == ["a-none", "a-flip"]
     assert digest.loc[1, "test accuracy [95% CI]"] == "0.850 [0.800, 0.900]"
     assert digest.loc[1, "vs baseline [95% CI]"] == "0.050 [0.010, 0.090]"
     assert digest.loc[0, "vs baseline [95% CI]"] == ""

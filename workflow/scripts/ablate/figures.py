@@ -34,11 +34,11 @@ from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
-from scipy import stats
+
+from ablate.statistics import mean_ci
 
 PALETTE = "colorblind"
 DPI = 120
-CONFIDENCE = 0.95
 MAX_ANNOTATED_CLASSES = 12  # confusion matrices: above this, no numbers and no class names
 METRIC_LABELS = {
     "accuracy": "training accuracy (fraction correct)",
@@ -135,32 +135,18 @@ def _accuracy_limits(axis: plt.Axes) -> None:
     axis.set_ylim(max(low, -0.02), min(high, 1.02))
 
 
-def t_interval(
-    values: Sequence[float] | pd.Series, confidence: float = CONFIDENCE
-) -> tuple[float, float, float, int]:
-    """(mean, low, high, n): the exact Student-t interval of the mean of ``values``.
-
-    ``mean +/- t(0.5 + confidence / 2, n - 1) * sd / sqrt(n)`` with the sample SD (ddof 1);
-    NaN values are ignored; with fewer than two values the bounds are NaN.
-    """
-    data = np.asarray(pd.Series(values, dtype=float).dropna())
-    n = len(data)
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    mean = float(data.mean())
-    if n < 2:
-        return mean, math.nan, math.nan, n
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * data.std(ddof=1) / math.sqrt(n)
-    return mean, float(mean - half), float(mean + half), n
-
-
 def _summarise(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     """Per group (in order of appearance): mean, 95 % t-interval low/high and n of ``value``."""
     rows = []
     for key, group in frame.groupby(keys, sort=False):
-        mean, low, high, n = t_interval(group[value])
+        interval = mean_ci(group[value])
         key = key if isinstance(key, tuple) else (key,)
-        stat = {"mean": mean, "low": low, "high": high, "n": n}
+        stat = {
+            "mean": interval.mean,
+            "low": interval.ci_low,
+            "high": interval.ci_high,
+            "n": interval.n,
+        }
         rows.append({**dict(zip(keys, key, strict=True)), **stat})
     return pd.DataFrame(rows, columns=[*keys, "mean", "low", "high", "n"])
 

@@ -35,7 +35,8 @@ def interval(mean: float, low: float, high: float, digits: int = 3) -> str:
 
 def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
     """What a reader compares first, one row per cell: test accuracy with its interval, the
-    paired difference from the baseline, and the warnings (summary.csv holds the rest)."""
+    paired difference from the baseline, and the warnings (summary.csv holds the rest).
+    Without factors the cell's name is all there is; with them, their levels say more."""
     rows = []
     for row in summary.to_dict("records"):
         difference = interval(
@@ -45,8 +46,8 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
         )
         rows.append(
             {
-                "cell": row["cell"] + (" (baseline)" if row["baseline"] else ""),
-                **{factor: row[factor] for factor in factors},
+                **({factor: row[factor] for factor in factors} or {"cell": row["cell"]}),
+                "baseline": "yes" if row["baseline"] else "",
                 "seeds ok": row["n"],
                 "failed": row["failed"],
                 "test accuracy [95% CI]": interval(
