@@ -39,3 +39,10 @@ rule all:
     default_target: True
     input:
         final_targets(),
+
+
+# With --keep-going, jobs that failed (a crash, a kill) hold the tables back: summarise the
+# runs that finished anyway. (A run whose loss diverged is recorded, not failed.)
+onerror:
+    if workflow.execution_settings.keep_going and not config["partial"]:
+        aggregate_finished_runs()

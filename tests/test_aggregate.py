@@ -101,3 +101,15 @@ def test_summary_has_intervals_and_the_paired_comparison_with_the_baseline(run_f
     assert dropout["vs_baseline_n_pairs"] == 2
     assert dropout["vs_baseline_difference"] == pytest.approx(0.2)
     assert list(summary.columns[:4]) == ["study", "cell", "reg", "baseline"]
+
+
+def test_runs_not_finished_in_a_partial_study_get_a_row_each(run_files):
+    train, test, _ = run_files
+    not_run = [{"cell": "reg-dropout", "seed": 3, "levels": {"reg": "dropout"}}]
+    runs = collect_runs("s", RUNS, train, test, not_run=not_run)
+    assert runs["status"].tolist() == ["ok"] * 4 + ["not_run"]
+    assert runs.loc[4, ["cell", "reg", "seed"]].tolist() == ["reg-dropout", "dropout", 3]
+    assert "has not run" in runs.loc[4, "reason"] and pd.isna(runs.loc[4, "test_accuracy"])
+    summary = summarise(runs, ["reg"], baseline="reg-none").set_index("cell")
+    assert (summary.loc["reg-dropout", "n"], summary.loc["reg-dropout", "failed"]) == (2, 1)
+    assert collect_histories([], []).empty  # nothing finished yet

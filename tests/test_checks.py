@@ -101,3 +101,10 @@ def test_per_cell_joins_check_names_with_counts_and_study_wide_ones():
     joined = per_cell(found, ["a", "b"])
     assert joined["a"] == "best_epoch_is_last x2; divergence; test_set_use"
     assert joined["b"] == "test_set_use"
+
+
+def test_runs_without_a_result_in_a_partial_study_are_named():
+    runs = [run("a", 1), run("b", 1, status="not_run", reason="not finished")]
+    found = warnings_of(runs)
+    assert found[["cell", "check"]].values.tolist() == [["b", "not_run"], ["b", "no_result"]]
+    assert found["message"].iloc[0] == "seed 1 has no result: not finished"

@@ -10,11 +10,9 @@ from scipy import stats
 from ablate.statistics import (
     COMPARISON_COLUMNS,
     EFFECT_COLUMNS,
-    MARGINAL_COLUMNS,
     cell_statistics,
     compare_with_baseline,
     factor_effects,
-    marginal_means,
     mean_ci,
 )
 
@@ -218,7 +216,7 @@ def test_compare_with_explicit_factors_and_unknown_baseline():
         compare_with_baseline(improved_runs(), "no-such-cell")
 
 
-# factor_effects and marginal_means
+# factor_effects
 
 
 def additive_2x2(seed_noise=SEED_NOISE, cell_noise=None):
@@ -295,18 +293,6 @@ def test_2x3_grid_with_a_non_first_baseline_level():
     assert row(effects, term="interaction", level_b="dropout")["estimate"] == pytest.approx(0.01)
     assert row(effects, term="interaction", level_b="l2")["estimate"] == pytest.approx(-0.03)
 
-    means = marginal_means(runs, ["aug", "reg"])
-    assert list(means.columns) == MARGINAL_COLUMNS
-    assert list(zip(means["factor"], means["level"], strict=True)) == [
-        ("aug", "none"), ("aug", "geometric"), ("reg", "dropout"), ("reg", "none"), ("reg", "l2")
-    ]  # fmt: skip
-    noise = np.array([SEED_NOISE[s] for s in SEEDS])
-    aug_none = row(means, factor="aug", level="none")
-    assert aug_none["mean"] == pytest.approx(0.52 + noise.mean())
-    assert (aug_none["ci_low"], aug_none["ci_high"]) == pytest.approx(t_interval(0.52 + noise))
-    assert row(means, factor="reg", level="l2")["mean"] == pytest.approx(0.575 + noise.mean())
-    assert (means["n_seeds"] == 5).all()
-
 
 def test_three_factors_interactions_average_over_the_third():
     def accuracy(levels, seed):
@@ -327,7 +313,6 @@ def test_effects_use_only_seeds_where_every_cell_succeeded():
     effects = factor_effects(runs, ["aug", "reg"], BASELINE_2X2)
     assert list(effects["n_seeds"]) == [3, 3, 3]
     assert row(effects, term="interaction")["estimate"] == pytest.approx(0.03)
-    assert (marginal_means(runs, ["aug", "reg"])["n_seeds"] == 3).all()
 
 
 def test_one_at_a_time_grid_has_no_factorial_effects():
@@ -335,8 +320,6 @@ def test_one_at_a_time_grid_has_no_factorial_effects():
     runs = runs[runs["cell"] != "aug-geometric_reg-dropout"]  # baseline + one change per factor
     effects = factor_effects(runs, ["aug", "reg"], BASELINE_2X2)
     assert effects.empty and list(effects.columns) == EFFECT_COLUMNS
-    means = marginal_means(runs, ["aug", "reg"])
-    assert means.empty and list(means.columns) == MARGINAL_COLUMNS
 
 
 def test_a_single_factor_grid_is_full():
@@ -349,7 +332,6 @@ def test_a_study_without_factors():
     runs = make_runs({}, lambda c, s: 0.5 + SEED_NOISE[s])
     assert factor_effects(runs, [], {}).empty
     assert list(factor_effects(runs, [], {}).columns) == EFFECT_COLUMNS
-    assert marginal_means(runs, []).empty
     comparison = compare_with_baseline(runs, "baseline")
     assert comparison.empty and list(comparison.columns) == ["cell", *COMPARISON_COLUMNS]
     assert cell_statistics(runs, [])["n"].tolist() == [5]
@@ -368,7 +350,6 @@ def test_one_seed_gives_nan_intervals_without_warnings():
         cells = cell_statistics(runs, ["aug", "reg"])
         comparison = compare_with_baseline(runs, "aug-none_reg-none")
         effects = factor_effects(runs, ["aug", "reg"], BASELINE_2X2)
-        means = marginal_means(runs, ["aug", "reg"])
     assert (cells["n"] == 1).all()
     assert cells["test_accuracy_std"].isna().all() and cells["test_accuracy_ci_low"].isna().all()
     assert cells["test_accuracy_mean"].tolist() == pytest.approx([0.504, 0.554, 0.604, 0.684])
@@ -378,7 +359,6 @@ def test_one_seed_gives_nan_intervals_without_warnings():
     assert not comparison["significant"].any()
     assert effects["estimate"].tolist() == pytest.approx([0.115, 0.065, 0.03])
     assert effects[["ci_low", "ci_high", "p_value"]].isna().all().all()
-    assert means["ci_low"].isna().all() and (means["n_seeds"] == 1).all()
 
 
 def test_runs_without_a_status_column_count_as_successful():

@@ -1,6 +1,11 @@
+import os
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import yaml
 
 from snakemake.utils import validate
 
@@ -29,22 +34,68 @@ wildcard_constraints:
     split="train|validation|test",
 
 
+def finished(cell, seed):
+    """Whether a run's results exist (train jobs write theirs only at the end)."""
+    folder = Path("results", STUDY.name, "cells", cell, f"seed-{seed}")
+    return all(
+        (folder / name).exists()
+        for name in ("train.json", "history.csv", "test/metrics.json")
+    )
+
+
+# The runs the results steps summarise: every cell x seed (cells in design order), or with
+# `partial: true` only those that have finished, so nothing is trained and the others are
+# listed as not run.
+RUNS = [(cell, seed) for cell in STUDY.cells for seed in STUDY.seeds]
+NOT_RUN = [run for run in RUNS if config["partial"] and not finished(*run)]
+RUNS = [run for run in RUNS if run not in NOT_RUN]
+
+
 def run_paths(pattern):
-    """``pattern`` filled in for every cell x seed of the study, cells in design order."""
+    """``pattern`` filled in for every summarised run."""
     return [
-        pattern.format(study=STUDY.name, cell=cell, seed=seed)
-        for cell in STUDY.cells
-        for seed in STUDY.seeds
+        pattern.format(study=STUDY.name, cell=cell, seed=seed) for cell, seed in RUNS
     ]
 
 
-def run_table():
-    """{cell, seed, levels} for every cell x seed, in the order of ``run_paths``."""
+def run_table(runs=None):
+    """{cell, seed, levels} of every summarised run (or of ``runs``), in the order of
+    ``run_paths``."""
     return [
-        {"cell": cell.name, "seed": seed, "levels": cell.levels}
-        for cell in STUDY.cells.values()
-        for seed in STUDY.seeds
+        {"cell": cell, "seed": seed, "levels": STUDY.cells[cell].levels}
+        for cell, seed in (RUNS if runs is None else runs)
     ]
+
+
+def aggregate_finished_runs():
+    """After a --keep-going run in which jobs failed: summarise the runs that finished, in
+    a second snakemake with `partial: true` that trains nothing, so the tables, figures and
+    report exist and name the missing cells. The next full run replaces them."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as overrides:
+        # --config values given to this run, types kept (--config would read strings).
+        yaml.safe_dump({**workflow.config_settings.config, "partial": True}, overrides)
+    # Targets first: --configfile and --allowed-rules take every word after them.
+    command = [
+        *(sys.executable, "-m", "snakemake", *final_targets()),
+        *("--snakefile", workflow.main_snakefile),
+        *("--directory", os.getcwd(), "--cores", "1", "--nolock", "--no-hooks"),
+        *("--allowed-rules", "aggregate", "tables", "describe", "figures"),
+    ]
+    # The files this run read: those given with --configfile, else the Snakefile's own
+    # (config.yaml). One --configfile with all of them: a second would replace the first.
+    given = workflow.config_settings.configfiles or workflow.configfiles
+    command += ["--configfile", *map(str, given), overrides.name]
+    print(
+        "ablate: jobs failed; summarising the runs that finished (partial: true) ...",
+        file=sys.stderr,
+    )
+    done = subprocess.run(command)
+    os.unlink(overrides.name)
+    if done.returncode != 0:
+        print(
+            "ablate: could not summarise the finished runs (see above).",
+            file=sys.stderr,
+        )
 
 
 def cell_table():

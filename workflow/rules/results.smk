@@ -38,6 +38,7 @@ rule aggregate:
         "../../envs/ablate.yaml"
     params:
         runs=run_table(),
+        not_run=run_table(NOT_RUN),
         factors=STUDY.factors,
         baseline=STUDY.baseline,
         baseline_levels=STUDY.cells[STUDY.baseline].levels,
@@ -106,7 +107,7 @@ rule describe:
     conda:
         "../../envs/ablate.yaml"
     params:
-        config=config,
+        config={key: value for key, value in config.items() if key != "partial"},
         cells=cell_table(),
     script:
         "../scripts/describe.py"

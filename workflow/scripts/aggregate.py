@@ -12,7 +12,11 @@ from ablate.logs import log_to
 params, output = snakemake.params, snakemake.output
 with log_to(snakemake.log[0]) as log:
     runs = collect_runs(
-        snakemake.wildcards.study, params.runs, snakemake.input.train, snakemake.input.test
+        snakemake.wildcards.study,
+        params.runs,
+        snakemake.input.train,
+        snakemake.input.test,
+        not_run=params.not_run,
     )
     history = collect_histories(params.runs, snakemake.input.history)
     manifest = pd.read_csv(snakemake.input.manifest)
@@ -32,7 +36,7 @@ with log_to(snakemake.log[0]) as log:
     if missing := missing_cells(runs):
         log.warning("cells without any result: %s", ", ".join(missing))
     if not (runs["status"] == "ok").any():
-        raise RuntimeError("every run failed: nothing to compare (reasons in warnings.csv).")
+        raise RuntimeError("no run finished: nothing to compare (reasons in the log above).")
 
 if len(warnings):
     # Where snakemake runs, so the warnings are seen without opening the report.

@@ -12,25 +12,17 @@ import pandas as pd
 
 from ablate import checks, statistics
 
-# Per-run values summarised over seeds in summary.csv.
-SUMMARISED = [
-    "test_accuracy",
-    "test_loss",
-    "test_macro_f1",
-    "best_epoch",
-    "train_seconds",
-    "images_per_second",
-]
-
 
 def collect_runs(
     study: str,
     runs: Sequence[Mapping[str, Any]],
     train_summaries: Sequence[str | Path],
     test_metrics: Sequence[str | Path],
+    not_run: Sequence[Mapping[str, Any]] = (),
 ) -> pd.DataFrame:
     """One row per cell x seed. ``runs[i]`` ({cell, seed, levels}) describes the i-th files.
-    A failed run keeps its row, with its reason and empty metrics."""
+    A failed run keeps its row, with its reason and empty metrics; so does each of the
+    ``not_run`` runs (a partial study), with status "not_run"."""
     rows = []
     for run, train_path, test_path in zip(runs, train_summaries, test_metrics, strict=True):
         train = json.loads(Path(train_path).read_text())
@@ -59,9 +51,14 @@ def collect_runs(
                 "splits_read": ";".join(train.get("splits_read", [])),
             }
         )
+    for run in not_run:
+        reason = "not finished: its job failed or has not run; run snakemake to train it"
+        rows.append({"study": study, "cell": run["cell"], **run["levels"], "seed": run["seed"],
+                     "status": "not_run", "reason": reason})  # fmt: skip
     table = pd.DataFrame(rows)
-    numeric = [*SUMMARISED, "test_images", "epochs_run", "best_val_loss", "best_val_accuracy",
-               "num_params"]  # fmt: skip
+    # Failed runs have no values: keep these columns numeric (NaN) rather than object.
+    numeric = [*statistics.METRICS, "test_images", "epochs_run", "best_val_loss",
+               "best_val_accuracy", "num_params"]  # fmt: skip
     return table.astype({column: "float64" for column in numeric if column in table})
 
 
@@ -73,7 +70,7 @@ def summarise(
 ) -> pd.DataFrame:
     """Per cell: mean, std and 95 % interval over seeds of each summarised value, the paired
     comparison of test accuracy with the baseline, and the cell's warnings."""
-    summary = statistics.cell_statistics(runs, factors, SUMMARISED)
+    summary = statistics.cell_statistics(runs, factors)
     summary.insert(0, "study", runs["study"].iloc[0] if len(runs) else "")
     summary.insert(2 + len(factors), "baseline", summary["cell"] == baseline)
     compared = statistics.compare_with_baseline(runs, baseline, "test_accuracy", factors)
@@ -100,6 +97,8 @@ def collect_histories(
         history = pd.read_csv(path)
         history["epoch"] += 1  # Keras' CSVLogger counts from 0
         frames.append(history.assign(cell=run["cell"], seed=run["seed"], **run["levels"]))
+    if not frames:  # a partial study in which nothing has finished yet
+        return pd.DataFrame(columns=["cell", "seed", "epoch"])
     table = pd.concat(frames, ignore_index=True)
-    first = ["cell", *runs[0]["levels"], "seed", "epoch"] if runs else []
+    first = ["cell", *runs[0]["levels"], "seed", "epoch"]
     return table[first + [c for c in table.columns if c not in first]]

@@ -34,8 +34,10 @@ def study_warnings(
 
 
 def failed_runs(runs: pd.DataFrame) -> Iterator[Row]:
-    for run in runs[runs["status"] != "ok"].itertuples():
+    for run in runs[runs["status"] == "failed"].itertuples():
         yield run.cell, run.seed, "failed", f"seed {run.seed} failed: {run.reason}"
+    for run in runs[runs["status"] == "not_run"].itertuples():
+        yield run.cell, run.seed, "not_run", f"seed {run.seed} has no result: {run.reason}"
     for cell, ok in (runs["status"] == "ok").groupby(runs["cell"], sort=False):
         if not ok.any():
             yield cell, None, "no_result", "no seed finished: the cell has no test results"

@@ -22,6 +22,7 @@ from scipy import stats
 CONFIDENCE = 0.95
 ALPHA = 0.05  # "significant" means p < ALPHA
 
+# Per-run values summarised over seeds in summary.csv.
 METRICS = (
     "test_accuracy",
     "test_loss",
@@ -52,7 +53,6 @@ EFFECT_COLUMNS = [
     "ci_high",
     "p_value",
 ]
-MARGINAL_COLUMNS = ["factor", "level", "n_seeds", "mean", "ci_low", "ci_high"]
 
 # Spreads below this (relative to the values' size, at least 1) are floating-point rounding,
 # e.g. per-seed differences 0.52 - 0.50 and 0.62 - 0.60: treated as zero so that a constant
@@ -302,32 +302,3 @@ def factor_effects(
                 a, b = (factor_a, level_a), (factor_b, level_b)
                 rows.append(_effect_row("interaction", a, b, reference, per_seed))
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS).astype({"n_seeds": int})
-
-
-def marginal_means(
-    runs: pd.DataFrame, factors: Sequence[str], metric: str = "test_accuracy"
-) -> pd.DataFrame:
-    """Per factor and level: the marginal mean (equal weight per cell) computed per seed, then
-    its mean and t interval over the seeds where every cell succeeded. Like factor_effects,
-    empty (with the columns) unless the cells form a full grid."""
-    factors = list(factors)
-    grid = _full_grid(runs, factors)
-    if grid is None:
-        return pd.DataFrame(columns=MARGINAL_COLUMNS)
-    cells, levels = grid
-    table = _complete_seeds(runs, metric)
-    rows = []
-    for factor in factors:
-        for level in levels[factor]:
-            summary = mean_ci(_cell_mean(table, cells, {factor: level}))
-            rows.append(
-                {
-                    "factor": factor,
-                    "level": level,
-                    "n_seeds": summary.n,
-                    "mean": summary.mean,
-                    "ci_low": summary.ci_low,
-                    "ci_high": summary.ci_high,
-                }
-            )
-    return pd.DataFrame(rows, columns=MARGINAL_COLUMNS).astype({"n_seeds": int})
