@@ -71,6 +71,9 @@ def aggregate_finished_runs():
     """After a --keep-going run in which jobs failed: summarise the runs that finished, in
     a second snakemake with `partial: true` that trains nothing, so the tables, figures and
     report exist and name the missing cells. The next full run replaces them."""
+    if not any(finished(cell, seed) for cell, seed in RUNS):
+        print("ablate: no run has finished yet: nothing to summarise.", file=sys.stderr)
+        return
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as overrides:
         # --config values given to this run, types kept (--config would read strings).
         yaml.safe_dump({**workflow.config_settings.config, "partial": True}, overrides)

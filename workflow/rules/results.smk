@@ -41,7 +41,7 @@ rule aggregate:
         not_run=run_table(NOT_RUN),
         factors=STUDY.factors,
         baseline=STUDY.baseline,
-        baseline_levels=STUDY.cells[STUDY.baseline].levels,
+        baseline_levels=STUDY.baseline_levels,
         divergence_gap=config["checks"]["divergence_gap"],
     script:
         "../scripts/aggregate.py"

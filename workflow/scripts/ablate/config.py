@@ -43,7 +43,8 @@ class Study:
     factors: list[str]
     cells: dict[str, Cell]  # cell name -> cell, in design order
     seeds: list[int]
-    baseline: str  # name of the baseline cell
+    baseline: str  # name of the baseline cell (a list design may leave it out)
+    baseline_levels: dict[str, str]
     dataset: dict[str, Any]  # dataset config with labels and split resolved
 
 
@@ -312,5 +313,6 @@ def resolve_study(config: Mapping[str, Any]) -> Study:
         cells=cells,
         seeds=list(config.get("seeds", [1])),
         baseline=cell_name(baseline),
+        baseline_levels=baseline,
         dataset=dataset,
     )

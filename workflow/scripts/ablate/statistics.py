@@ -166,16 +166,17 @@ def compare_with_baseline(
     factors: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Each other cell minus the baseline, paired by seed: mean difference, t interval,
-    two-sided paired t-test and Cohen's d_z. Only seeds where both runs succeeded pair up.
+    two-sided paired t-test and Cohen's d_z. Only seeds where both runs succeeded pair up
+    (none when the design leaves the baseline cell out).
 
     ``factors`` defaults to the columns between "cell" and "seed", as the aggregate step writes.
     """
     factors = _factor_columns(runs) if factors is None else list(factors)
     cells = _cells(runs)
-    if baseline not in cells:
-        raise ValueError(f"baseline cell '{baseline}' has no runs; cells: {', '.join(cells)}")
     levels = _cell_levels(runs, factors)
     table = _by_seed(runs, metric)
+    if baseline not in table:  # a list design without the baseline: nothing pairs up
+        table[baseline] = math.nan
     rows = []
     for cell in cells:
         if cell == baseline:
@@ -257,20 +258,17 @@ def factor_effects(
 
     Main effect of A=a: marginal mean over cells with A=a minus that with A=a0. Interaction of
     (A=a, B=b): m(a,b) - m(a,b0) - m(a0,b) + m(a0,b0), averaging over any other factors. Empty
-    (with the columns) when there are no factors or the grid is not full. For main effects
-    factor_b and level_b are None.
+    (with the columns) when there are no factors, the grid is not full or it lacks a baseline
+    level. For main effects factor_b and level_b are None.
     """
     factors = list(factors)
     grid = _full_grid(runs, factors)
     if grid is None:
         return pd.DataFrame(columns=EFFECT_COLUMNS)
     cells, levels = grid
-    for factor in factors:
-        if baseline_levels.get(factor) not in levels[factor]:
-            raise ValueError(
-                f"baseline level '{baseline_levels.get(factor)}' of factor '{factor}' has no "
-                f"runs; levels: {', '.join(map(str, levels[factor]))}"
-            )
+    if any(baseline_levels.get(factor) not in levels[factor] for factor in factors):
+        # A list design without the baseline's levels: no reference to measure from.
+        return pd.DataFrame(columns=EFFECT_COLUMNS)
     table = _complete_seeds(runs, metric)
 
     def mean(fixed: Mapping[str, str]) -> np.ndarray:
