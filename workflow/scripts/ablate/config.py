@@ -176,10 +176,10 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
     Defaults are filled after patching, so every cell's settings (and its params.yaml)
     spell out every key, whatever its levels patched.
     """
-    problem = schema_problem(settings, "settings")
-    if problem is not None:
-        raise ConfigError(f"{where}, {problem}")
-    _defaults_filler().validate(settings)
+    # One pass fills the defaults and validates (large grids check thousands of cells); the
+    # one-line message is worked out only for settings that are wrong.
+    if next(_defaults_filler().iter_errors(settings), None) is not None:
+        raise ConfigError(f"{where}, {schema_problem(settings, 'settings')}")
     try:
         check_model_spec(settings["model"])
         for position, spec in enumerate(settings.get("augmentation", [])):
