@@ -200,3 +200,13 @@ def test_a_retried_train_job_asks_for_more_time_when_the_config_says_so():
     growing = {"runtime": 90, "runtime_growth": 1.5}
     assert [runtime_minutes(growing, attempt) for attempt in (1, 2, 3)] == [90, 135, 203]
     assert runtime_minutes({"runtime": 90, "runtime_growth": 1}, 3) == 90
+
+
+def test_a_boolean_given_as_text_on_the_command_line_gets_a_hint():
+    from conftest import default_config
+
+    from ablate.config import schema_problem
+
+    config = {**default_config(), "partial": "true"}  # what `--config partial=true` gives
+    problem = schema_problem(config)
+    assert "key 'partial'" in problem and "--config key=True" in problem

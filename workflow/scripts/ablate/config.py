@@ -151,6 +151,8 @@ def schema_problem(instance: Any, definition: str | None = None, prefix: str = "
         hint = f" Allowed keys here: {', '.join(error.schema['properties'])}."
     if isinstance(error.instance, bool):
         hint += " YAML reads unquoted on/off/yes/no as true/false: quote such names."
+    if error.validator == "type" and str(error.instance).lower() in ("true", "false"):
+        hint += " On the command line write --config key=True (or False)."
     return f"key '{key}': {error.message}.{hint}"
 
 
