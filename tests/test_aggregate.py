@@ -3,7 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from ablate.aggregate import collect_histories, collect_runs, missing_cells, summarise
+from ablate.aggregate import collect_histories, collect_runs, summarise
+from ablate.checks import missing_cells
 
 RUNS = [
     {"cell": cell, "seed": seed, "levels": {"reg": level}}

@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 
 from ablate import checks, statistics
-from ablate.aggregate import collect_histories, collect_runs, missing_cells, summarise
+from ablate.aggregate import collect_histories, collect_runs, summarise
 from ablate.logs import log_to
 
 params, output = snakemake.params, snakemake.output
@@ -33,7 +33,7 @@ with log_to(snakemake.log[0]) as log:
     log.info("summary:\n%s", summary.to_string())
     for row in warnings.itertuples():
         log.warning("%s %s: %s", row.cell or "study", row.check, row.message)
-    if missing := missing_cells(runs):
+    if missing := checks.missing_cells(runs):
         log.warning("cells without any result: %s", ", ".join(missing))
     if not (runs["status"] == "ok").any():
         raise RuntimeError("no run finished: nothing to compare (reasons in the log above).")

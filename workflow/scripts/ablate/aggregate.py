@@ -82,12 +82,6 @@ def summarise(
     return summary
 
 
-def missing_cells(runs: pd.DataFrame) -> list[str]:
-    """Cells without a single finished seed."""
-    finished = (runs["status"] == "ok").groupby(runs["cell"], sort=False).any()
-    return finished.index[~finished].tolist()
-
-
 def collect_histories(
     runs: Sequence[Mapping[str, Any]], histories: Sequence[str | Path]
 ) -> pd.DataFrame:

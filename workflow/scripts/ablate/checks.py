@@ -38,14 +38,24 @@ def failed_runs(runs: pd.DataFrame) -> Iterator[Row]:
         yield run.cell, run.seed, "failed", f"seed {run.seed} failed: {run.reason}"
     for run in runs[runs["status"] == "not_run"].itertuples():
         yield run.cell, run.seed, "not_run", f"seed {run.seed} has no result: {run.reason}"
-    for cell, ok in (runs["status"] == "ok").groupby(runs["cell"], sort=False):
-        if not ok.any():
-            yield cell, None, "no_result", "no seed finished: the cell has no test results"
+    for cell in missing_cells(runs):
+        yield cell, None, "no_result", "no seed finished: the cell has no test results"
+
+
+def finished_seeds(runs: pd.DataFrame) -> pd.Series:
+    """Per cell (in order of appearance): how many of its seeds finished."""
+    return (runs["status"] == "ok").groupby(runs["cell"], sort=False).sum()
+
+
+def missing_cells(runs: pd.DataFrame) -> list[str]:
+    """Cells without a single finished seed."""
+    finished = finished_seeds(runs)
+    return finished.index[finished == 0].tolist()
 
 
 def missing_seeds(runs: pd.DataFrame) -> Iterator[Row]:
     """Cells compared on fewer successful seeds than the others."""
-    finished = (runs["status"] == "ok").groupby(runs["cell"], sort=False).sum()
+    finished = finished_seeds(runs)
     most = finished.max() if len(finished) else 0
     for cell, count in finished.items():
         if 0 < count < most:

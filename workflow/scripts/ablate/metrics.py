@@ -15,6 +15,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+PER_CLASS_COLUMNS = ["class", "precision", "recall", "f1", "support"]
+
 
 @dataclass
 class TestMetrics:
@@ -40,18 +42,20 @@ def score(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[s
         ),
         "images": len(labels),
     }
-    per_class = pd.DataFrame(
-        {
-            "class": list(class_names),
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": support,
-        }
-    )
-    confusion = pd.DataFrame(
-        confusion_matrix(labels, predicted, labels=indices),
-        index=pd.Index(class_names, name="true"),
-        columns=list(class_names),
-    )
+    values = [list(class_names), precision, recall, f1, support]
+    per_class = pd.DataFrame(dict(zip(PER_CLASS_COLUMNS, values, strict=True)))
+    confusion = _confusion(confusion_matrix(labels, predicted, labels=indices), class_names)
     return TestMetrics(overall, per_class, confusion)
+
+
+def unscored(class_names: Sequence[str]) -> TestMetrics:
+    """What a run that could not be scored (its training failed) reports: no values, in
+    the same layout as ``score``'s."""
+    overall = {"accuracy": None, "loss": None, "macro_f1": None, "images": 0}
+    per_class = pd.DataFrame(columns=PER_CLASS_COLUMNS)
+    return TestMetrics(overall, per_class, _confusion(None, class_names))
+
+
+def _confusion(counts: np.ndarray | None, class_names: Sequence[str]) -> pd.DataFrame:
+    """Rows: true class, columns: predicted class (empty cells when ``counts`` is None)."""
+    return pd.DataFrame(counts, index=pd.Index(class_names, name="true"), columns=list(class_names))

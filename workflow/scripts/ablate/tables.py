@@ -77,36 +77,40 @@ def write_html(
 ) -> None:
     """A self-contained page: title, how to read it, and the table; rows where ``flagged``
     is true are highlighted, the ``baseline`` row is bold."""
-    header = "".join(f'<th class="{_kind(table[c])}">{html.escape(str(c))}</th>' for c in table)
+    kinds = [_kind(table[column]) for column in table]
+    header = "".join(
+        f'<th class="{kind}">{html.escape(str(column))}</th>'
+        for column, kind in zip(table, kinds, strict=True)
+    )
     body = []
-    for index, (_, row) in enumerate(table.iterrows()):
+    for index, row in enumerate(table.itertuples(index=False)):
         classes = []
         if flagged is not None and bool(flagged.iloc[index]):
             classes.append("flagged")
         if baseline is not None and bool(baseline.iloc[index]):
             classes.append("baseline")
         cells = "".join(
-            f'<td class="{_kind(table[column])}">{html.escape(_format(row[column]))}</td>'
-            for column in table
+            f'<td class="{kind}">{html.escape(_format(value))}</td>'
+            for value, kind in zip(row, kinds, strict=True)
         )
         body.append(f'<tr class="{" ".join(classes)}">{cells}</tr>')
     empty = "" if len(table) else "<p><em>No rows.</em></p>"
-    Path(path).write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(note)}</p>{empty}"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        "</body></html>\n"
-    )
+    content = f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    _write_page(path, title, note, empty + content)
 
 
 def write_text_page(text: str, path: str | Path, title: str, note: str) -> None:
     """A self-contained page showing ``text`` (e.g. YAML) as it is."""
+    _write_page(path, title, note, f"<pre>{html.escape(text)}</pre>")
+
+
+def _write_page(path: str | Path, title: str, note: str, content: str) -> None:
+    """The page around ``content``: the style, the title and how to read it."""
     Path(path).write_text(
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(note)}</p>"
-        f"<pre>{html.escape(text)}</pre></body></html>\n"
+        f"{content}</body></html>\n"
     )
 
 
