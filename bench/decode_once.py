@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from benchmarks_doc import write_section  # noqa: E402
 
-from ablate import runtime  # noqa: E402
+from ablate.train import runtime  # noqa: E402
 
 SIZE = (224, 224)
 SPLIT = {"by": "fractions", "train": 0.7, "validation": 0.15, "test": 0.15, "seed": 0,
@@ -70,9 +70,9 @@ def images_per_second(dataset, batches: int, batch_size: int) -> float:
 
 def input_throughput(split_root: Path, arrays: Path, batches: int, batch_size: int) -> dict:
     """{(source, augmented): median images/s of 3 alternating rounds}."""
-    from ablate.augment import build_augmentation
-    from ablate.data import folder_batches, gather_batches, training_pipeline
-    from ablate.split import class_names
+    from ablate.data.pipeline import folder_batches, gather_batches, training_pipeline
+    from ablate.data.split import class_names
+    from ablate.train.augmentation import build_augmentation
 
     augmentation_spec = yaml.safe_load((REPO / "config.yaml").read_text())["factors"]
     augmentation = build_augmentation(
@@ -143,8 +143,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="per cell of the 4-cell study")
     args = parser.parse_args()
     runtime.configure(seed=0)
-    from ablate.arrays import decode_split
-    from ablate.split import split_dataset
+    from ablate.data.arrays import decode_split
+    from ablate.data.split import split_dataset
 
     with tempfile.TemporaryDirectory(prefix="ablate-bench-") as folder:
         root = Path(folder)

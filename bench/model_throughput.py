@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from benchmarks_doc import write_section  # noqa: E402
 
-from ablate import runtime  # noqa: E402
+from ablate.train import runtime  # noqa: E402
 
 S1_AUGMENTATION = [
     {"name": "random_flip", "mode": "horizontal"},
@@ -69,10 +69,10 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from ablate.arrays import decode_split
-    from ablate.augment import build_augmentation
-    from ablate.data import split_batches, training_pipeline
-    from ablate.models import build_model
+    from ablate.data.arrays import decode_split
+    from ablate.data.pipeline import split_batches, training_pipeline
+    from ablate.train.augmentation import build_augmentation
+    from ablate.train.models import build_model
 
     classes = 10
     shape = (args.size, args.size, 3)

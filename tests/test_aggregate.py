@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from ablate.aggregate import collect_histories, collect_runs, summarise
-from ablate.checks import missing_cells
+from ablate.results.aggregate import collect_histories, collect_runs, summarise
+from ablate.results.checks import missing_cells
 
 RUNS = [
     {"cell": cell, "seed": seed, "levels": {"reg": level}}

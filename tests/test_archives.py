@@ -1,4 +1,4 @@
-"""ablate.archives against a local HTTP server (with Range support) and generated archives."""
+"""ablate.data.archives against a local HTTP server (with Range support) and generated archives."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ablate.archives import ArchiveError, DownloadError, download, extract
+from ablate.data.archives import ArchiveError, DownloadError, download, extract
 
 FORMATS = ["zip", "tar", "tar.gz", "tar.bz2", "tar.xz"]
 TAR_MODES = {"tar": "w", "tar.gz": "w:gz", "tar.bz2": "w:bz2", "tar.xz": "w:xz"}
@@ -190,7 +190,7 @@ def test_dropped_connections_resume_with_range(server, tmp_path, caplog):
     url = server.serve("a.bin", data)
     server.truncate = 2
     destination = tmp_path / "a.bin"
-    caplog.set_level(logging.INFO, logger="ablate.archives")
+    caplog.set_level(logging.INFO, logger="ablate.data.archives")
 
     download(url, destination, sha256(data), attempts=4, backoff=0)
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ablate import runtime
-from ablate.arrays import decode_split, load_arrays
-from ablate.split import split_dataset
+from ablate.data.arrays import decode_split, load_arrays
+from ablate.data.split import split_dataset
+from ablate.train import runtime
 
 runtime.configure()
 
@@ -60,7 +60,7 @@ def test_grayscale_arrays_have_one_channel(split):
 
 
 def test_training_batches_cover_every_image_once_per_epoch_and_reshuffle(split):
-    from ablate.data import evaluation_pipeline, gather_batches
+    from ablate.data.pipeline import evaluation_pipeline, gather_batches
 
     images, labels = decode(split, "train")
     marked = np.arange(len(images))  # gather labels that are row numbers, to track rows

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from ablate.checks import per_cell, study_warnings
+from ablate.results.checks import per_cell, study_warnings
 
 
 def run(cell, seed, status="ok", **values):

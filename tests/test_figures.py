@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ablate.figures import (
+from ablate.results.figures import (
     confusion_matrices,
     factor_effects,
     heatmap,
@@ -20,7 +20,9 @@ from ablate.figures import (
     timing,
     train_validation_gap,
 )
-from ablate.figures import test_accuracy as accuracy_figure  # not a test: keep pytest off it
+from ablate.results.figures import (
+    test_accuracy as accuracy_figure,  # not a test: keep pytest off it
+)
 
 # A "More than 20 figures" warning (figures left open) or any other warning fails the test.
 pytestmark = pytest.mark.filterwarnings("error")

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from ablate.gpu_slots import claim_gpus
+from ablate.train.gpu_slots import claim_gpus
 
 HOLD = """
 import os, sys, time
 from pathlib import Path
-from ablate.gpu_slots import claim_gpus
+from ablate.train.gpu_slots import claim_gpus
 claimed = claim_gpus(int(sys.argv[1]), Path(sys.argv[2]), wait_seconds=float(sys.argv[3]))
 print(os.environ.get("CUDA_VISIBLE_DEVICES"), flush=True)
 time.sleep(float(sys.argv[4]))

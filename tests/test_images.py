@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ablate.images import inspect_image
-from ablate.sources import fetch
-from ablate.split import split_dataset
+from ablate.data.images import inspect_image
+from ablate.data.sources import fetch
+from ablate.data.split import split_dataset
 
 SPLIT = {"by": "fractions", "train": 0.6, "validation": 0.2, "test": 0.2, "seed": 1,
          "max_per_class": None}  # fmt: skip

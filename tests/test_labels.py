@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from ablate.config import ConfigError, dataset_settings
-from ablate.sources import fetch
-from ablate.split import split_dataset
+from ablate.data.sources import fetch
+from ablate.data.split import split_dataset
 
 
 def image(path: Path, shade: int) -> None:

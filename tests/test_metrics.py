@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ablate.metrics import score
+from ablate.results.metrics import score
 
 CLASSES = ["cat", "dog", "fox"]
 

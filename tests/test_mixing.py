@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ablate import runtime
-from ablate.augment import build_mixing
-from ablate.optimizers import learning_rate
+from ablate.train import runtime
+from ablate.train.augmentation import build_mixing
+from ablate.train.optimizers import learning_rate
 
 runtime.configure()
 BATCH, SIZE = 8, 32

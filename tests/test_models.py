@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from ablate import runtime
-from ablate.augment import AUGMENTATIONS, build_augmentation
-from ablate.models import MODELS, build_model, check_model_spec
-from ablate.optimizers import OPTIMIZERS, build_optimizer
+from ablate.train import runtime
+from ablate.train.augmentation import AUGMENTATIONS, build_augmentation
+from ablate.train.models import MODELS, build_model, check_model_spec
+from ablate.train.optimizers import OPTIMIZERS, build_optimizer
 
 runtime.configure(seed=0)
 
@@ -147,7 +147,7 @@ def test_keras_applications_build_with_their_preprocessing(application):
 def test_a_saved_caffe_style_model_reloads(tmp_path):
     import keras
 
-    import ablate.layers  # noqa: F401
+    import ablate.train.layers  # noqa: F401
 
     model = build_model({"name": "keras_app:ResNet50", "weights": "none"}, (32, 32, 3), 3)
     model.save(tmp_path / "m.keras")

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ablate.sources import fetch
-from ablate.split import SPLITS, class_names, split_dataset
+from ablate.data.sources import fetch
+from ablate.data.split import SPLITS, class_names, split_dataset
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 

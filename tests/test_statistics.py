@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ablate.statistics import (
+from ablate.results.statistics import (
     COMPARISON_COLUMNS,
     EFFECT_COLUMNS,
     cell_statistics,

@@ -22,7 +22,7 @@ from standins import (
 )
 
 from ablate.config import resolve_study
-from ablate.models import build_model
+from ablate.train.models import build_model
 
 PRESETS = sorted((REPO / "studies").glob("*.yaml"))
 CELLS = {"s1-stanford-dogs": 4, "s2-cats-vs-dogs": 2, "s3-transfer-learning": 4,

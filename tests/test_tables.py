@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from ablate.tables import interval, summary_digest, write_html
+from ablate.results.tables import interval, summary_digest, write_html
 
 
 def test_interval_text_leaves_out_undefined_bounds():

@@ -1,4 +1,4 @@
-"""ablate.tfds_export on real TFDS code, offline: a tiny builder prepared into tmp_path and
+"""ablate.data.tfds_export on real TFDS code, offline: a tiny builder prepared into tmp_path and
 catalogue data sets mocked by tfds.testing.mock_data."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ablate.tfds_export import _folder_names, export_tfds
+from ablate.data.tfds_export import _folder_names, export_tfds
 
 tfds = pytest.importorskip("tensorflow_datasets")
 

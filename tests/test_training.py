@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from ablate import runtime
-from ablate.arrays import decode_split
 from ablate.config import check_settings
-from ablate.sources import fetch
-from ablate.split import SPLITS, split_dataset
-from ablate.training import train_cell
+from ablate.data.arrays import decode_split
+from ablate.data.sources import fetch
+from ablate.data.split import SPLITS, split_dataset
+from ablate.train import runtime
+from ablate.train.training import train_cell
 
 runtime.configure()
 
@@ -94,7 +94,7 @@ def test_a_nan_loss_records_a_failed_run_with_its_reason(split, tmp_path, caplog
 def test_out_of_memory_is_recognised_by_the_error_type():
     import tensorflow as tf
 
-    from ablate.training import out_of_memory
+    from ablate.train.training import out_of_memory
 
     assert out_of_memory(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating"))
     assert not out_of_memory(ValueError("shapes do not match"))
@@ -120,7 +120,7 @@ def test_mixing_smoothing_schedule_and_plateau_train_end_to_end(split, tmp_path)
 
 
 def state_with_history(root, val_losses):
-    from ablate.training import TrainingState
+    from ablate.train.training import TrainingState
 
     state = TrainingState(root)
     state.resume_point({"a": 1}, "val_loss")  # a fresh state for settings {"a": 1}

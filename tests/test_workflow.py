@@ -155,12 +155,12 @@ def test_params_yaml_holds_the_resolved_settings(tiny_run):
 
 
 def test_kept_checkpoint_is_the_epoch_with_the_lowest_validation_loss(tiny_run):
-    from ablate import runtime
+    from ablate.train import runtime
 
     runtime.configure()
     import keras
 
-    from ablate.data import evaluation_pipeline, split_batches
+    from ablate.data.pipeline import evaluation_pipeline, split_batches
 
     folder = run_dir(tiny_run, TINY_CELLS[0], 1)
     history = pd.read_csv(folder / "history.csv")

@@ -5,9 +5,9 @@ import sys
 
 import pandas as pd
 
-from ablate import checks, statistics
-from ablate.aggregate import collect_histories, collect_runs, summarise
 from ablate.logs import log_to
+from ablate.results import checks, statistics
+from ablate.results.aggregate import collect_histories, collect_runs, summarise
 
 params, output = snakemake.params, snakemake.output
 with log_to(snakemake.log[0]) as log:

@@ -1,8 +1,8 @@
 """Decode and resize one split's images once into array files every train job reads."""
 
-from ablate import runtime
-from ablate.arrays import decode_split
+from ablate.data.arrays import decode_split
 from ablate.logs import log_to
+from ablate.train import runtime
 
 with log_to(snakemake.log[0]):
     runtime.configure(threads=snakemake.threads, claim=0)  # CPU work: leave GPUs to training

@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from ablate.logs import log_to
-from ablate.tables import write_text_page
+from ablate.results.tables import write_text_page
 
 with log_to(snakemake.log[0]) as log:
     study = {"config": snakemake.params.config, "cells": snakemake.params.cells}

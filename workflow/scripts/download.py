@@ -1,7 +1,7 @@
 """Fetch the data set named by dataset.source into one folder per class."""
 
+from ablate.data.sources import fetch
 from ablate.logs import log_to
-from ablate.sources import fetch
 
 with log_to(snakemake.log[0]) as log:
     log.info("fetching %s", snakemake.params.source)

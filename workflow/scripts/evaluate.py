@@ -1,7 +1,7 @@
 """Score the best checkpoint of one cell x seed on the test split."""
 
-from ablate.evaluation import evaluate_model
 from ablate.logs import log_to
+from ablate.results.evaluation import evaluate_model
 
 with log_to(snakemake.log[0]):
     evaluate_model(

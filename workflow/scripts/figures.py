@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from ablate import figures
 from ablate.logs import log_to
+from ablate.results import figures
 
 params, output = snakemake.params, snakemake.output
 with log_to(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Split the class folders into train/validation/test folders plus a manifest."""
 
+from ablate.data.split import split_dataset
 from ablate.logs import log_to
-from ablate.split import split_dataset
 
 with log_to(snakemake.log[0]) as log:
     manifest = split_dataset(

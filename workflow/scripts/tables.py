@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from ablate import tables
 from ablate.logs import log_to
+from ablate.results import tables
 
 study, factors = snakemake.wildcards.study, snakemake.params.factors
 source, output = snakemake.input, snakemake.output

@@ -1,7 +1,7 @@
 """Train one cell with one seed and keep its best checkpoint."""
 
 from ablate.logs import log_to
-from ablate.training import train_cell
+from ablate.train.training import train_cell
 
 with log_to(snakemake.log[0]):
     train_cell(

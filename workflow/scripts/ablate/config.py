@@ -18,9 +18,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ablate.augment import AUGMENTATIONS, MIXINGS
-from ablate.models import check_model_spec
-from ablate.optimizers import OPTIMIZERS
+from ablate.train.augmentation import AUGMENTATIONS, MIXINGS
+from ablate.train.models import check_model_spec
+from ablate.train.optimizers import OPTIMIZERS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 BASE_CELL = "base"

@@ -1,5 +1,5 @@
 """tf.data input pipelines: batches gathered from the decoded split arrays (see
-ablate.arrays), or decoded from the image files on every pass; then one-hot labels,
+ablate.data.arrays), or decoded from the image files on every pass; then one-hot labels,
 augmentation and mixing for training."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ablate.arrays import load_arrays
+from ablate.data.arrays import load_arrays
 
 
 def gather_batches(

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ablate import runtime
-from ablate.metrics import TestMetrics, score, unscored
-from ablate.split import class_names as read_class_names
+from ablate.train import runtime
+from ablate.results.metrics import TestMetrics, score, unscored
+from ablate.data.split import class_names as read_class_names
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ def _score_model(
     runtime.configure(threads=threads, claim=0)  # evaluate claims no GPU: leave them be
     import keras
 
-    import ablate.layers  # noqa: F401  (registers custom layers that saved models use)
-    from ablate.data import evaluation_pipeline, split_batches
+    import ablate.train.layers  # noqa: F401  (registers custom layers that saved models use)
+    from ablate.data.pipeline import evaluation_pipeline, split_batches
 
     model = keras.models.load_model(model_path)
     batches, _ = split_batches(test, "test", batch_size, None, classes, dataset)

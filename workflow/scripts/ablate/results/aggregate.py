@@ -10,7 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from ablate import checks, statistics
+from ablate.results import checks
+
+from ablate.results import statistics
 
 
 def collect_runs(

@@ -94,7 +94,7 @@ def keras_application(
     import keras
     from keras import layers
 
-    from ablate.layers import ChannelReverse
+    from ablate.train.layers import ChannelReverse
 
     if weights not in ("imagenet", "none"):
         raise ValueError(f"keras_app:{application}: weights must be 'imagenet' or 'none'.")

@@ -10,8 +10,8 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ablate.applications import APPLICATIONS, PREFIX, application_name, keras_application
 from ablate.registry import Registry, check_keyword_arguments
+from ablate.train.applications import APPLICATIONS, PREFIX, application_name, keras_application
 
 MODELS = Registry("model")
 

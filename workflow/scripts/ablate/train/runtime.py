@@ -16,11 +16,11 @@ def configure(
 ) -> None:
     """Seed every generator, make ops deterministic, bound CPU threads, let GPU memory grow.
 
-    ``claim``: GPUs this job holds on its own (ablate.gpu_slots), claimed before
+    ``claim``: GPUs this job holds on its own (ablate.train.gpu_slots), claimed before
     TensorFlow starts; 0 hides them all; None leaves the visible GPUs as they are.
     """
     if claim is not None:
-        from ablate.gpu_slots import claim_gpus
+        from ablate.train.gpu_slots import claim_gpus
 
         claim_gpus(claim)
     import keras

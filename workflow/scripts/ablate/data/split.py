@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ablate.images import convert_to_rgb_png, inspect_image
-from ablate.labels import list_labelled
+from ablate.data.images import convert_to_rgb_png, inspect_image
+from ablate.data.labels import list_labelled
 
 log = logging.getLogger(__name__)
 

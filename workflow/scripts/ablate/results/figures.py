@@ -35,7 +35,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ablate.statistics import mean_ci
+from ablate.results.statistics import mean_ci
 
 PALETTE = "colorblind"
 DPI = 120

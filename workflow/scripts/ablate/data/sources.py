@@ -3,7 +3,7 @@
 A source is written as '<kind>:<what>'. Each kind is a registered fetcher: 'builtin'
 (data shipped in a package), 'dir' (a folder on disk, read in place), 'url' (an archive,
 downloaded and extracted safely) and 'tfds' (a TensorFlow Datasets data set, exported).
-What the folder holds is read by ablate.labels (class folders, file names, split lists).
+What the folder holds is read by ablate.data.labels (class folders, file names, split lists).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def link_folder(path: str, destination: Path, options: Mapping[str, Any]) -> Non
 def fetch_archive(url: str, destination: Path, options: Mapping[str, Any]) -> None:
     """A zip or tar archive: downloaded (kept under ``downloads``, named by its checksum,
     so other studies and reruns reuse it), verified, then extracted safely."""
-    from ablate.archives import download, extract
+    from ablate.data.archives import download, extract
 
     name = Path(urllib.parse.urlparse(url).path).name or "archive"
     archive = Path(options["downloads"]) / f"{options['sha256'][:16]}-{name}"
@@ -97,7 +97,7 @@ def fetch_archive(url: str, destination: Path, options: Mapping[str, Any]) -> No
 @SOURCES.register("tfds")
 def fetch_tfds(name: str, destination: Path, options: Mapping[str, Any]) -> None:
     """A TensorFlow Datasets data set, exported to images/<class>/ and splits/<split>.txt."""
-    from ablate.tfds_export import export_tfds
+    from ablate.data.tfds_export import export_tfds
 
     export_tfds(name, destination, data_dir=options.get("tfds_data_dir"))
 

@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ablate import runtime
-from ablate.split import class_names as read_class_names
+from ablate.data.split import class_names as read_class_names
+from ablate.train import runtime
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +115,17 @@ def train_cell(
     """Train (or resume), then write the best checkpoint, history, params and a summary.
 
     ``inputs`` maps train and validation to their (images, labels) array files (see
-    ablate.arrays) or to the split folder; ``settings`` is a cell's fully resolved
+    ablate.data.arrays) or to the split folder; ``settings`` is a cell's fully resolved
     training setup; ``dataset`` holds image_size and color_mode. ``description`` (study,
     cell, factor levels) is copied into params.yaml.
     """
     runtime.configure(seed=seed, threads=threads, claim=settings.get("gpus", 1))
     import keras
 
-    from ablate.augment import build_augmentation, build_mixing
-    from ablate.data import evaluation_pipeline, split_batches, training_pipeline
-    from ablate.models import build_model
-    from ablate.optimizers import build_optimizer
+    from ablate.data.pipeline import evaluation_pipeline, split_batches, training_pipeline
+    from ablate.train.augmentation import build_augmentation, build_mixing
+    from ablate.train.models import build_model
+    from ablate.train.optimizers import build_optimizer
 
     params = {**(description or {}), "seed": seed, "dataset": dict(dataset), **settings}
     classes = read_class_names(manifest)

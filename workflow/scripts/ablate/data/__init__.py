@@ -1,0 +1,2 @@
+"""Getting the images: sources, archives, TFDS export, labels, split, decoded arrays and
+the tf.data input."""

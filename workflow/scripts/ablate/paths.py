@@ -1,0 +1,83 @@
+"""Where every artifact of a study lives: the one output layout of ablate.
+
+The rule files, the scripts, ``python -m ablate.plan`` and the tests take their paths from
+here. Patterns keep Snakemake's wildcards (``{study}``, ``{cell}``, ``{seed}``,
+``{split}``); ``run_dir`` and ``fill`` turn them into concrete paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = "results"
+STUDY = RESULTS + "/{study}"
+DOWNLOADS = RESULTS + "/downloads"  # shared by studies: a failed download resumes
+
+# Data stage
+RAW = STUDY + "/data/raw"
+SPLIT = STUDY + "/data/split"
+MANIFEST = STUDY + "/data/manifest.csv"
+QUARANTINE = STUDY + "/data/quarantine.csv"
+ARRAYS = STUDY + "/data/arrays/{split}"  # + -images.npy / -labels.npy
+ARRAY_IMAGES = ARRAYS + "-images.npy"
+ARRAY_LABELS = ARRAYS + "-labels.npy"
+
+# Train and evaluate stage: one folder per cell x seed
+RUN = STUDY + "/cells/{cell}/seed-{seed}"
+MODEL = RUN + "/model.keras"
+HISTORY = RUN + "/history.csv"
+PARAMS = RUN + "/params.yaml"
+TRAIN_SUMMARY = RUN + "/train.json"
+TEST_METRICS = RUN + "/test/metrics.json"
+PER_CLASS = RUN + "/test/per_class.csv"
+CONFUSION = RUN + "/test/confusion_matrix.csv"
+# Progress of an unfinished train job: outside the declared outputs, which Snakemake
+# deletes when a job fails.
+STATE = STUDY + "/state/{cell}/seed-{seed}"
+# A run has a result once these exist (train writes its files only at its end).
+RESULT_FILES = (TRAIN_SUMMARY, HISTORY, TEST_METRICS)
+
+# Results stage
+RUNS = STUDY + "/runs.csv"
+SUMMARY = STUDY + "/summary.csv"
+WARNINGS = STUDY + "/warnings.csv"
+EFFECTS = STUDY + "/effects.csv"
+STUDY_HISTORY = STUDY + "/history.csv"
+DESCRIPTION = STUDY + "/study.yaml"
+TABLE = STUDY + "/tables/{name}.html"
+FIGURE = STUDY + "/figures/{name}.png"
+REPORT = STUDY + "/report.html"
+
+
+def log(step: str, per: str | None = None) -> str:
+    """Log file of a step: ``logs/<step>.log``, or one per ``per`` ('run' or 'split')."""
+    return STUDY + "/logs/" + step + _per(per) + ".log"
+
+
+def benchmark(step: str, per: str | None = None) -> str:
+    """Snakemake benchmark file of a step, laid out as its log."""
+    return STUDY + "/benchmarks/" + step + _per(per) + ".tsv"
+
+
+def _per(per: str | None) -> str:
+    return {None: "", "run": "/{cell}/seed-{seed}", "split": "/{split}"}[per]
+
+
+def fill(pattern: str, **wildcards: object) -> str:
+    """``pattern`` with its wildcards filled in; other braces are left alone."""
+    for name, value in wildcards.items():
+        pattern = pattern.replace("{" + name + "}", str(value))
+    return pattern
+
+
+def run_dir(study: str, cell: str, seed: int | str, root: str | Path = ".") -> Path:
+    """The folder of one run (cell x seed) under ``root``."""
+    return Path(root, fill(RUN, study=study, cell=cell, seed=seed))
+
+
+def has_result(study: str, cell: str, seed: int | str, root: str | Path = ".") -> bool:
+    """Whether a run's result files exist."""
+    return all(
+        Path(root, fill(pattern, study=study, cell=cell, seed=seed)).exists()
+        for pattern in RESULT_FILES
+    )

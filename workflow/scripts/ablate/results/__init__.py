@@ -1,0 +1,2 @@
+"""From trained runs to answers: evaluation, metrics, aggregate, statistics, checks, tables
+and figures."""

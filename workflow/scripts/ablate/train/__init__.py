@@ -1,0 +1,1 @@
+"""Training one cell: models, augmentation, optimizers, the training loop, device runtime."""
