@@ -44,5 +44,5 @@ rule all:
 # With --keep-going, jobs that failed (a crash, a kill) hold the tables back: summarise the
 # runs that finished anyway. (A run whose loss diverged is recorded, not failed.)
 onerror:
-    if workflow.execution_settings.keep_going and not config["partial"]:
+    if workflow.execution_settings.keep_going and not STUDY.partial:
         aggregate_finished_runs()

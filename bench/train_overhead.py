@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from benchmarks_doc import BENCHMARKS, write_section  # noqa: E402
 
-from ablate.config import cell_name  # noqa: E402
+from ablate.design import cell_name  # noqa: E402
 
 
 def seconds(value: float) -> str:

@@ -1,14 +1,10 @@
+import dataclasses
+
 import pytest
 import yaml
 
-from ablate.config import (
-    ConfigError,
-    baseline_levels,
-    cell_name,
-    deep_merge,
-    expand_design,
-    resolve_study,
-)
+from ablate.config import resolve_study
+from ablate.design import ConfigError, baseline_levels, cell_name, deep_merge, expand_design
 
 FACTORS = {
     "augmentation": {"none": {}, "geometric": {"augmentation": [{"name": "random_flip"}]}},
@@ -112,8 +108,8 @@ def test_resolve_study_patches_the_base_per_cell():
     study = resolve_study(study_config())
     assert next(iter(study.cells)) == study.baseline == "augmentation-none__regularization-none"
     cell = study.cells["augmentation-geometric__regularization-dropout-batchnorm"]
-    assert cell.settings["model"] == {"name": "small_convnet", "dropout": 0.3, "batch_norm": True}
-    assert cell.settings["augmentation"] == [{"name": "random_flip"}]
+    assert cell.settings.model == {"name": "small_convnet", "dropout": 0.3, "batch_norm": True}
+    assert cell.settings.augmentation == [{"name": "random_flip"}]
     assert cell.levels == {"augmentation": "geometric", "regularization": "dropout-batchnorm"}
     assert study.seeds == [1, 2]
 
@@ -124,24 +120,96 @@ def test_no_factors_gives_one_base_cell():
     assert study.baseline == "base"
 
 
-def test_a_typo_in_a_level_patch_names_the_cell_and_the_key():
+def test_a_typo_in_a_level_patch_names_the_level_and_the_key():
     factors = {"regularization": {"none": {}, "dropout": {"model": {"dropuot": 0.3}}}}
     with pytest.raises(
-        ConfigError, match=r"regularization-dropout.*'dropuot'.*accepted: .*dropout"
+        ConfigError,
+        match=r"^config key 'factors\.regularization\.dropout\.model\.dropuot': .*"
+        r"Did you mean 'dropout'\?.*Accepted: .*dropout",
     ):
         resolve_study(study_config(factors=factors))
 
 
 def test_an_unknown_top_level_setting_in_a_patch_is_named():
     factors = {"length": {"short": {"epoch": 3}}}
-    with pytest.raises(ConfigError, match=r"length-short.*'epoch' was unexpected"):
+    with pytest.raises(ConfigError, match=r"factors\.length\.short.*'epoch' was unexpected"):
         resolve_study(study_config(factors=factors))
 
 
 def test_a_bad_value_in_a_patch_names_its_key():
     factors = {"batch": {"zero": {"batch_size": 0}}}
-    with pytest.raises(ConfigError, match=r"key 'batch_size'.*minimum"):
+    with pytest.raises(ConfigError, match=r"key 'factors\.batch\.zero\.batch_size'.*minimum"):
         resolve_study(study_config(factors=factors))
+
+
+# A misspelt argument of every registry, in `base` and in a factor level's patch: one line
+# with the key path, the did-you-mean and the accepted arguments (no TensorFlow needed).
+MISTAKES = [
+    ({"optimizer": {"name": "adam", "beta_one": 0.9}}, "optimizer.beta_one", "beta_1"),
+    (
+        {"augmentation": [{"name": "random_flip"}, {"name": "random_zoom", "hieght_factor": 0.1}]},
+        r"augmentation\[1\]\.hieght_factor",
+        "height_factor",
+    ),
+    ({"mixing": {"name": "mixup", "alfa": 0.2}}, "mixing.alfa", "alpha"),
+    ({"model": {"name": "small_convnet", "filter": [8]}}, "model.filter", "filters"),
+    ({"schedule": {"name": "cosine", "alfa": 0.1}}, "schedule", "alfa"),
+]
+
+
+@pytest.mark.parametrize(("patch", "key", "hint"), MISTAKES)
+def test_a_misspelt_argument_is_named_in_base_and_in_a_level(patch, key, hint):
+    base = deep_merge(BASE, patch)
+    with pytest.raises(ConfigError, match=rf"^config key 'base\.{key}.*{hint}") as error:
+        resolve_study(study_config(base=base))
+    assert "\n" not in str(error.value)
+    factors = {**FACTORS, "variant": {"plain": {}, "typo": patch}}
+    with pytest.raises(ConfigError, match=rf"^config key 'factors\.variant\.typo\.{key}.*{hint}"):
+        resolve_study(study_config(factors=factors))
+
+
+def test_a_missing_source_folder_is_named_at_plan_time(tmp_path):
+    dataset = {**DATASET, "source": "dir:no/such/folder"}
+    with pytest.raises(ConfigError, match=r"dataset\.source.*no/such/folder.*not a folder"):
+        resolve_study(study_config(dataset=dataset), workdir=tmp_path)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match=r"a-file.*it is a file"):
+        resolve_study(study_config(dataset={**DATASET, "source": "dir:a-file"}), tmp_path)
+    (tmp_path / "images").mkdir()
+    study = resolve_study(study_config(dataset={**DATASET, "source": "dir:images"}), tmp_path)
+    assert study.dataset.source == "dir:images"
+
+
+def test_a_checksum_of_only_digits_gets_the_hint_to_quote_it():
+    sha = "1" * 64
+    config = yaml.safe_load(f"source: url:https://example.org/a.zip\nsha256: {sha}\n")
+    with pytest.raises(ConfigError, match=r"dataset\.sha256.*quote it"):
+        resolve_study(study_config(dataset={**DATASET, **config}))
+
+
+def test_settings_types_and_schema_name_the_same_keys():
+    from ablate.config import _schema
+    from ablate.settings import CellSettings, Checks, DatasetSettings, Resources
+
+    schema = _schema()
+    fields = {
+        CellSettings: schema["$defs"]["settings"]["properties"],
+        DatasetSettings: schema["properties"]["dataset"]["properties"],
+        Resources: schema["properties"]["resources"]["properties"],
+        Checks: schema["properties"]["checks"]["properties"],
+    }
+    for record, keys in fields.items():
+        assert {f.name for f in dataclasses.fields(record)} == set(keys), record
+
+
+def test_every_cell_spells_out_every_setting_with_the_schemas_defaults():
+    factors = {"mix": {"none": {}, "cutmix": {"mixing": {"name": "cutmix"}}}}
+    study = resolve_study(study_config(factors=factors))
+    settings = study.cells["mix-cutmix"].settings
+    assert settings.mixing == {"name": "cutmix", "probability": 1}
+    assert settings.schedule == {"name": "constant", "alpha": 0, "every_epochs": 10, "factor": 0.1}
+    assert study.cells["mix-none"].settings.mixing is None
+    assert study.resources.runtime == 120 and study.checks.divergence_gap == 0.25
 
 
 def test_an_unknown_model_lists_the_valid_names():
@@ -164,7 +232,7 @@ def test_unknown_augmentation_and_optimizer_names_are_rejected():
 
 def test_plateau_reduction_and_a_schedule_do_not_mix():
     factors = {"lr": {"x": {"schedule": {"name": "cosine"}, "reduce_lr_on_plateau": {}}}}
-    with pytest.raises(ConfigError, match=r"lr-x.*reduce_lr_on_plateau needs schedule 'constant'"):
+    with pytest.raises(ConfigError, match=r"lr\.x\.reduce_lr_on_plateau': needs schedule 'constant'"):
         resolve_study(study_config(factors=factors))
 
 
@@ -196,10 +264,12 @@ def test_yaml_booleans_as_level_names_get_a_hint():
 
 def test_a_retried_train_job_asks_for_more_time_when_the_config_says_so():
     from ablate.config import runtime_minutes
+    from ablate.settings import Resources
 
-    growing = {"runtime": 90, "runtime_growth": 1.5}
+    growing = Resources(cpus=1, mem_mb=1000, runtime=90, runtime_growth=1.5)
     assert [runtime_minutes(growing, attempt) for attempt in (1, 2, 3)] == [90, 135, 203]
-    assert runtime_minutes({"runtime": 90, "runtime_growth": 1}, 3) == 90
+    steady = Resources(cpus=1, mem_mb=1000, runtime=90, runtime_growth=1)
+    assert runtime_minutes(steady, 3) == 90
 
 
 def test_a_boolean_given_as_text_on_the_command_line_gets_a_hint():

@@ -50,7 +50,7 @@ def food(tmp_path) -> Path:
 def resolved(**dataset):
     """dataset.labels and dataset.split exactly as the Snakefile hands them to the split."""
     settings = dataset_settings({"source": "dir:x", **dataset})
-    return settings["split"], settings["labels"]
+    return settings.split, settings.labels
 
 
 def run_split(top: Path, tmp_path: Path, **dataset) -> pd.DataFrame:
@@ -188,8 +188,8 @@ def test_defaults_follow_the_source():
         "max_per_class": None,
     }  # fmt: skip
     tfds = dataset_settings({"source": "tfds:stanford_dogs"})
-    assert tfds["labels"]["from"] == "split_lists" and tfds["split"]["by"] == "lists"
-    assert tfds["split"]["validation"] == 0.15
+    assert tfds.labels["from"] == "split_lists" and tfds.split["by"] == "lists"
+    assert tfds.split["validation"] == 0.15
     with pytest.raises(ConfigError, match="needs the SHA-256"):
         dataset_settings({"source": "url:https://example.org/a.zip"})
     with pytest.raises(ConfigError, match="other sources take none"):

@@ -44,7 +44,9 @@ def test_cutmix_label_weight_matches_the_pasted_area(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_mixup_blends_images_and_labels_with_one_weight(seed):
-    mixed_images, mixed_labels = mix_constant_batch({"name": "mixup", "alpha": 0.4}, seed)
+    mixed_images, mixed_labels = mix_constant_batch(
+        {"name": "mixup", "alpha": 0.4, "probability": 1.0}, seed
+    )
     for index in range(BATCH):
         # value = w * index + (1 - w) * partner, and the labels carry the same weights
         expected = sum(weight * cls for cls, weight in enumerate(mixed_labels[index]))
@@ -61,9 +63,21 @@ def test_probability_zero_never_mixes():
 
 
 def test_learning_rate_schedules():
-    assert learning_rate(0.1, None, 10, 5) == 0.1
-    cosine = learning_rate(0.1, {"name": "cosine", "alpha": 0.1}, 10, 5)
+    schedule = {"name": "constant", "alpha": 0.1, "every_epochs": 2, "factor": 0.5}
+    assert learning_rate(0.1, schedule, 10, 5) == 0.1
+    cosine = learning_rate(0.1, {**schedule, "name": "cosine"}, 10, 5)
     assert float(cosine(0)) == pytest.approx(0.1)
     assert float(cosine(50)) == pytest.approx(0.01)
-    step = learning_rate(0.1, {"name": "step", "every_epochs": 2, "factor": 0.5}, 10, 5)
+    step = learning_rate(0.1, {**schedule, "name": "step"}, 10, 5)
     assert [float(step(s)) for s in (0, 19, 20, 40)] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+
+
+def test_mixing_arguments_are_checked_before_keras_builds_anything():
+    with pytest.raises(
+        ValueError,
+        match=r"^config key 'mixing.alhpa': unknown argument of mixing 'mixup'\. "
+        r"Did you mean 'alpha'\? Accepted: alpha, data_format, probability\.$",
+    ):
+        build_mixing({"name": "mixup", "alhpa": 0.4, "probability": 1.0}, seed=1)
+    with pytest.raises(ValueError, match=r"'mixing.seed'.*derives it from each run's seed"):
+        build_mixing({"name": "cutmix", "seed": 3, "probability": 1.0}, seed=1)

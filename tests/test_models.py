@@ -7,6 +7,7 @@ from ablate.train.models import MODELS, build_model, check_model_spec
 from ablate.train.optimizers import OPTIMIZERS, build_optimizer
 
 runtime.configure(seed=0)
+CONSTANT = {"name": "constant", "alpha": 0.0, "every_epochs": 10, "factor": 0.1}
 
 
 @pytest.mark.parametrize("name", MODELS.names())
@@ -53,7 +54,11 @@ def test_small_convnet_builds_s2s_network():
 def test_unknown_model_name_and_argument_are_explained():
     with pytest.raises(ValueError, match=r"unknown model 'resnet'.*Valid names: .*small_convnet"):
         check_model_spec({"name": "resnet"})
-    with pytest.raises(ValueError, match=r"unknown argument\(s\) 'dropuot'; accepted: .*dropout"):
+    with pytest.raises(
+        ValueError,
+        match=r"^config key 'model.dropuot': unknown argument of model 'small_convnet'\. "
+        r"Did you mean 'dropout'\? Accepted: filters, .*dropout",
+    ):
         build_model({"name": "small_convnet", "dropuot": 0.1}, (16, 16, 1), 2)
 
 
@@ -84,19 +89,24 @@ def test_every_augmentation_keeps_the_batch_shape(name):
 
 def test_no_augmentation_builds_nothing_and_bad_arguments_are_named():
     assert build_augmentation([], seed=1) is None
-    with pytest.raises(ValueError, match=r"augmentation\[0\] 'random_zoom'"):
+    with pytest.raises(ValueError, match=r"config key 'augmentation\[0\].zoom'.*'random_zoom'"):
         build_augmentation([{"name": "random_zoom", "zoom": 0.1}], seed=1)
+    # Values are Keras' to check, with the entry named.
+    with pytest.raises(ValueError, match=r"augmentation\[0\] 'random_zoom'"):
+        build_augmentation([{"name": "random_zoom", "height_factor": "x"}], seed=1)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS.names())
 def test_every_optimizer_builds_with_its_learning_rate(name):
-    optimizer = build_optimizer({"name": name, "learning_rate": 0.01})
+    optimizer = build_optimizer({"name": name, "learning_rate": 0.01}, CONSTANT, 1, 1)
     assert float(optimizer.learning_rate) == pytest.approx(0.01)
 
 
 def test_bad_optimizer_argument_is_named():
+    with pytest.raises(ValueError, match=r"'optimizer.learning_rat'.*Did you mean 'learning_rate'"):
+        build_optimizer({"name": "sgd", "learning_rat": 0.01}, CONSTANT, 1, 1)
     with pytest.raises(ValueError, match="optimizer 'sgd'"):
-        build_optimizer({"name": "sgd", "learning_rat": 0.01})
+        build_optimizer({"name": "sgd", "learning_rate": 0.01, "momentum": -1}, CONSTANT, 1, 1)
 
 
 def test_cifar_cnn_versions_follow_the_write_up():
@@ -168,9 +178,15 @@ def test_missing_imagenet_weights_fail_before_training_saying_where_and_how(tmp_
 
 
 def test_keras_app_names_and_options_are_checked_without_tensorflow():
-    with pytest.raises(ValueError, match=r"unknown keras.applications model 'ResNet51'.*ResNet50"):
+    with pytest.raises(
+        ValueError, match=r"unknown keras.applications model 'ResNet51'. Did you mean 'ResNet50'"
+    ):
         check_model_spec({"name": "keras_app:ResNet51"})
-    with pytest.raises(ValueError, match=r"unknown argument\(s\) 'freeze'; accepted: weights"):
+    with pytest.raises(
+        ValueError,
+        match=r"'model.freeze': unknown argument of model 'keras_app:ResNet50'\. "
+        r"Accepted: weights, fine_tune_from, head_dropout\.$",
+    ):
         check_model_spec({"name": "keras_app:ResNet50", "freeze": True})
     with pytest.raises(ValueError, match=r"keras_app:<name>"):
         check_model_spec({"name": "resnet50"})

@@ -142,5 +142,5 @@ def test_a_train_job_cancelled_with_scancel_resumes_when_submitted_again(cluster
     summary = yaml.safe_load(summary_path.read_text())
     assert summary["resumed_after_epoch"] >= 3
     history = pd.read_csv(summary_path.parent / "history.csv")
-    assert history["epoch"].tolist() == list(range(12))  # no gap, no duplicate
+    assert history["epoch"].tolist() == list(range(1, 13))  # from 1; no gap, no duplicate
     assert len(train_jobs(tmp_path)) == 2  # submitted twice

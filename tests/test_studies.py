@@ -41,7 +41,10 @@ def test_there_is_one_preset_per_study():
 def test_preset_validates_and_dry_runs(path, tmp_path):
     config = yaml.safe_load(path.read_text())
     assert config["study"] == path.stem  # results/<file name>/
-    study = resolve_study(config)
+    source = config["dataset"]["source"]
+    if source.startswith("dir:"):  # the user's folder, which planning checks exists
+        (tmp_path / source.removeprefix("dir:")).mkdir(parents=True)
+    study = resolve_study(config, tmp_path)
     assert len(study.cells) == CELLS[path.stem]
     write_config(tmp_path, config)
     jobs = planned_jobs(snakemake(tmp_path, "-n", "--cores", "4", "--resources", "gpu=1"))
@@ -50,20 +53,21 @@ def test_preset_validates_and_dry_runs(path, tmp_path):
     assert {rule for rule, _ in jobs} >= {"download", "split", "decode", "evaluate", "figures"}
 
 
-def test_presets_spell_out_the_write_ups_settings():
+def test_presets_spell_out_the_write_ups_settings(tmp_path):
     s2 = resolve_study(load("s2-cats-vs-dogs"))
-    model = build_model(s2.cells[s2.baseline].settings["model"], (180, 180, 3), 2)
+    model = build_model(s2.cells[s2.baseline].settings.model, (180, 180, 3), 2)
     assert model.count_params() == 991_041 + 12_545  # S2's network, softmax head
     assert load("s2-cats-vs-dogs")["dataset"]["split"]["train"] == [0, 1000]
     s5 = resolve_study(load("s5-cifar10"))
-    epochs = sorted(cell.settings["epochs"] for cell in s5.cells.values())
+    epochs = sorted(cell.settings.epochs for cell in s5.cells.values())
     assert epochs == [20, 20, 50, 50, 50, 100]
-    s3 = resolve_study(load("s3-transfer-learning"))
-    assert s3.dataset["split"] | {"max_per_class": None} == {
+    (tmp_path / "data" / "animals10").mkdir(parents=True)
+    s3 = resolve_study(load("s3-transfer-learning"), tmp_path)
+    assert s3.dataset.split | {"max_per_class": None} == {
         "by": "fractions", "train": 0.64, "validation": 0.16, "test": 0.2, "seed": 124,
         "max_per_class": None,
     }  # fmt: skip
-    vgg = s3.cells["network-vgg16-frozen"].settings["model"]
+    vgg = s3.cells["network-vgg16-frozen"].settings.model
     assert vgg == {"name": "keras_app:VGG16", "weights": "imagenet"}  # replaced, not merged
 
 

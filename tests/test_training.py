@@ -44,8 +44,8 @@ def arrays(root, splits=("train", "validation")):
 
 
 def train(split, folder, seed=1, **overrides):
-    settings = {**BASE, **overrides}
-    check_settings(settings, "test")  # fills in the schema's defaults, as the Snakefile does
+    # The schema's defaults filled in, as the Snakefile does.
+    settings = check_settings({**BASE, **overrides}, "test").as_dict()
     folder.mkdir(parents=True, exist_ok=True)
     summary = train_cell(
         inputs=arrays(split), manifest=split / "manifest.csv", settings=settings,
@@ -106,7 +106,7 @@ def test_mixing_smoothing_schedule_and_plateau_train_end_to_end(split, tmp_path)
         label_smoothing=0.1, schedule={"name": "cosine"}, monitor="val_accuracy",
     )  # fmt: skip
     assert summary["monitor"] == "val_accuracy"
-    assert summary["best_epoch"] == int(history["val_accuracy"].idxmax()) + 1
+    assert summary["best_epoch"] == history.loc[history["val_accuracy"].idxmax(), "epoch"]
     assert history["learning_rate"].is_monotonic_decreasing
     params = yaml.safe_load((tmp_path / "mix" / "params.yaml").read_text())
     assert params["mixing"] == {"name": "cutmix", "probability": 0.5}
@@ -120,7 +120,7 @@ def test_mixing_smoothing_schedule_and_plateau_train_end_to_end(split, tmp_path)
 
 
 def state_with_history(root, val_losses):
-    from ablate.train.training import TrainingState
+    from ablate.train.state import TrainingState
 
     state = TrainingState(root)
     state.resume_point({"a": 1}, "val_loss")  # a fresh state for settings {"a": 1}
@@ -174,8 +174,7 @@ def test_a_cell_asking_for_two_gpus_trains_through_mirrored_strategy(split, tmp_
 
 
 def test_decoding_every_epoch_trains_from_the_split_folder(split, tmp_path):
-    settings = {**BASE, "epochs": 1}
-    check_settings(settings, "test")
+    settings = check_settings({**BASE, "epochs": 1}, "test").as_dict()
     summary = train_cell(
         inputs={"train": split / "split", "validation": split / "split"},
         manifest=split / "manifest.csv", settings=settings, dataset=DATASET, seed=1,

@@ -1,28 +1,39 @@
 import os
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import yaml
 
 from snakemake.utils import validate
 
-# The shared package lives in workflow/scripts/ablate: Snakemake puts the scripts folder on
-# every script's path (local, conda or cluster); the Snakefile needs it here too.
-sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
+# The shared package lives in workflow/scripts/ablate. It goes first on the path of this
+# process and, through PYTHONPATH, of every job (local, conda or cluster), so that a job
+# runs this workflow's code even when another ablate (an editable install of another clone,
+# an older release) is installed in the environment: Snakemake's script preamble only
+# appends the scripts folder, after site-packages.
+SCRIPTS = str(Path(workflow.current_basedir).parent / "scripts")
+sys.path.insert(0, SCRIPTS)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [SCRIPTS, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+)
 
-from ablate.config import ConfigError, resolve_study, runtime_minutes, schema_problem
+from ablate import paths
+from ablate.partial import runs_without_result, summarise_finished
+from ablate.config import ConfigError, resolve_study, runtime_minutes, with_defaults
+from ablate.settings import describe_cell
 
-if problem := schema_problem(config):
-    # One line naming the key, before snakemake's own (verbose) validation.
+
+# One line naming the key and the file, before any job; then Snakemake's own validation
+# (defaults are filled by ablate.config, from the same schema, also into `config`, which
+# the describe step records as run).
+try:
+    STUDY = resolve_study(config)
+    config.update(with_defaults(config))
+except ConfigError as error:
+    files = ", ".join(map(str, workflow.configfiles))
     raise ConfigError(
-        f"config ({', '.join(map(str, workflow.configfiles))}): {problem} "
-        "Every key is documented in workflow/schemas/config.schema.yaml."
-    )
-validate(config, "../schemas/config.schema.yaml")
-STUDY = resolve_study(config)
+        f"{files}: {error} Every key is documented in workflow/schemas/config.schema.yaml."
+    ) from None
+validate(config, "../schemas/config.schema.yaml", set_default=False)
 
 
 wildcard_constraints:
@@ -34,28 +45,17 @@ wildcard_constraints:
     split="train|validation|test",
 
 
-def finished(cell, seed):
-    """Whether a run's results exist (train jobs write theirs only at the end)."""
-    folder = Path("results", STUDY.name, "cells", cell, f"seed-{seed}")
-    return all(
-        (folder / name).exists()
-        for name in ("train.json", "history.csv", "test/metrics.json")
-    )
-
-
 # The runs the results steps summarise: every cell x seed (cells in design order), or with
 # `partial: true` only those that have finished, so nothing is trained and the others are
 # listed as not run.
 RUNS = [(cell, seed) for cell in STUDY.cells for seed in STUDY.seeds]
-NOT_RUN = [run for run in RUNS if config["partial"] and not finished(*run)]
+NOT_RUN = runs_without_result(STUDY.name, RUNS) if STUDY.partial else []
 RUNS = [run for run in RUNS if run not in NOT_RUN]
 
 
 def run_paths(pattern):
     """``pattern`` filled in for every summarised run."""
-    return [
-        pattern.format(study=STUDY.name, cell=cell, seed=seed) for cell, seed in RUNS
-    ]
+    return [paths.fill(pattern, study=STUDY.name, cell=c, seed=s) for c, s in RUNS]
 
 
 def run_table(runs=None):
@@ -68,43 +68,22 @@ def run_table(runs=None):
 
 
 def aggregate_finished_runs():
-    """After a --keep-going run in which jobs failed: summarise the runs that finished, in
-    a second snakemake with `partial: true` that trains nothing, so the tables, figures and
-    report exist and name the missing cells. The next full run replaces them."""
-    if not any(finished(cell, seed) for cell, seed in RUNS):
-        print("ablate: no run has finished yet: nothing to summarise.", file=sys.stderr)
-        return
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as overrides:
-        # --config values given to this run, types kept (--config would read strings).
-        yaml.safe_dump({**workflow.config_settings.config, "partial": True}, overrides)
-    # Targets first: --configfile and --allowed-rules take every word after them.
-    command = [
-        *(sys.executable, "-m", "snakemake", *final_targets()),
-        *("--snakefile", workflow.main_snakefile),
-        *("--directory", os.getcwd(), "--cores", "1", "--nolock", "--no-hooks"),
-        *("--allowed-rules", "aggregate", "tables", "describe", "figures"),
-    ]
-    # The files this run read: those given with --configfile, else the Snakefile's own
-    # (config.yaml). One --configfile with all of them: a second would replace the first.
-    given = workflow.config_settings.configfiles or workflow.configfiles
-    command += ["--configfile", *map(str, given), overrides.name]
-    print(
-        "ablate: jobs failed; summarising the runs that finished (partial: true) ...",
-        file=sys.stderr,
+    """The onerror hook's summary of the runs that finished (ablate.partial)."""
+    summarise_finished(
+        study=STUDY.name,
+        runs=RUNS,
+        targets=final_targets(),
+        snakefile=workflow.main_snakefile,
+        # The files this run read: those given with --configfile, else the Snakefile's.
+        configfiles=workflow.config_settings.configfiles or workflow.configfiles,
+        given_config=workflow.config_settings.config,
     )
-    done = subprocess.run(command)
-    os.unlink(overrides.name)
-    if done.returncode != 0:
-        print(
-            "ablate: could not summarise the finished runs (see above).",
-            file=sys.stderr,
-        )
 
 
 def cell_table():
     """{cell: {levels, settings}} of the study, in design order."""
     return {
-        cell.name: {"levels": cell.levels, "settings": cell.settings}
+        cell.name: {"levels": cell.levels, "settings": cell.settings.as_dict()}
         for cell in STUDY.cells.values()
     }
 
@@ -124,26 +103,21 @@ def final_targets():
 
 
 def dataset_images(wildcards):
-    return {
-        "image_size": config["dataset"]["image_size"],
-        "color_mode": config["dataset"]["color_mode"],
-    }
+    return STUDY.dataset.images()
 
 
 def fetch_options(wildcards):
     # What the data is; where it is kept (tfds_data_dir, results/downloads) is read by the
     # script from the config, so moving it does not rerun the study.
-    return {"sha256": STUDY.dataset.get("sha256")}
+    return {"sha256": STUDY.dataset.sha256}
 
 
 def split_input(split):
     """What train and evaluate jobs read of one split: its decoded (images, labels) array
     files, or with dataset.decode 'every_epoch' the split folder."""
-    if STUDY.dataset["decode"] == "every_epoch":
-        return "results/{study}/data/split"
-    return multiext(
-        f"results/{{study}}/data/arrays/{split}", "-images.npy", "-labels.npy"
-    )
+    if STUDY.dataset.decode == "every_epoch":
+        return paths.SPLIT
+    return [paths.fill(pattern, split=split) for pattern in (paths.ARRAY_IMAGES, paths.ARRAY_LABELS)]
 
 
 def study_cell(wildcards):
@@ -156,21 +130,20 @@ def study_cell(wildcards):
 
 
 def cell_settings(wildcards):
-    return study_cell(wildcards).settings
+    return study_cell(wildcards).settings.as_dict()
 
 
 def cell_description(wildcards):
-    cell = study_cell(wildcards)
-    return {"study": STUDY.name, "cell": cell.name, "levels": cell.levels}
+    return describe_cell(STUDY, study_cell(wildcards).name)
 
 
 def train_runtime(wildcards, attempt):
-    return runtime_minutes(config["resources"], attempt)
+    return runtime_minutes(STUDY.resources, attempt)
 
 
 def cell_gpus(wildcards):
-    return study_cell(wildcards).settings["gpus"]
+    return study_cell(wildcards).settings.gpus
 
 
 def cell_batch_size(wildcards):
-    return study_cell(wildcards).settings["batch_size"]
+    return study_cell(wildcards).settings.batch_size

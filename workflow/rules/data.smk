@@ -1,14 +1,14 @@
 rule download:
     output:
-        directory("results/{study}/data/raw"),
+        directory(paths.RAW),
     log:
-        "results/{study}/logs/download.log",
+        paths.log("download"),
     benchmark:
-        "results/{study}/benchmarks/download.tsv"
+        paths.benchmark("download")
     conda:
         "../../envs/ablate.yaml"
     params:
-        source=STUDY.dataset["source"],
+        source=STUDY.dataset.source,
         options=fetch_options,
     script:
         "../scripts/download.py"
@@ -16,35 +16,35 @@ rule download:
 
 rule split:
     input:
-        "results/{study}/data/raw",
+        paths.RAW,
     output:
-        split=directory("results/{study}/data/split"),
-        manifest="results/{study}/data/manifest.csv",
-        quarantine="results/{study}/data/quarantine.csv",
+        split=directory(paths.SPLIT),
+        manifest=paths.MANIFEST,
+        quarantine=paths.QUARANTINE,
     log:
-        "results/{study}/logs/split.log",
+        paths.log("split"),
     benchmark:
-        "results/{study}/benchmarks/split.tsv"
+        paths.benchmark("split")
     conda:
         "../../envs/ablate.yaml"
     params:
-        split=STUDY.dataset["split"],
-        labels=STUDY.dataset["labels"],
+        split=STUDY.dataset.split,
+        labels=STUDY.dataset.labels,
     script:
         "../scripts/split.py"
 
 
 rule decode:
     input:
-        split="results/{study}/data/split",
-        manifest="results/{study}/data/manifest.csv",
+        split=paths.SPLIT,
+        manifest=paths.MANIFEST,
     output:
-        images="results/{study}/data/arrays/{split}-images.npy",
-        labels="results/{study}/data/arrays/{split}-labels.npy",
+        images=paths.ARRAY_IMAGES,
+        labels=paths.ARRAY_LABELS,
     log:
-        "results/{study}/logs/decode/{split}.log",
+        paths.log("decode", per="split"),
     benchmark:
-        "results/{study}/benchmarks/decode/{split}.tsv"
+        paths.benchmark("decode", per="split")
     conda:
         "../../envs/ablate.yaml"
     threads: 2

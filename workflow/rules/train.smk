@@ -2,46 +2,46 @@ rule train:
     input:
         train=split_input("train"),
         validation=split_input("validation"),
-        manifest="results/{study}/data/manifest.csv",
+        manifest=paths.MANIFEST,
     output:
-        model="results/{study}/cells/{cell}/seed-{seed}/model.keras",
-        history="results/{study}/cells/{cell}/seed-{seed}/history.csv",
-        params="results/{study}/cells/{cell}/seed-{seed}/params.yaml",
-        summary="results/{study}/cells/{cell}/seed-{seed}/train.json",
+        model=paths.MODEL,
+        history=paths.HISTORY,
+        params=paths.PARAMS,
+        summary=paths.TRAIN_SUMMARY,
     log:
-        "results/{study}/logs/train/{cell}/seed-{seed}.log",
+        paths.log("train", per="run"),
     benchmark:
-        "results/{study}/benchmarks/train/{cell}/seed-{seed}.tsv"
+        paths.benchmark("train", per="run")
     conda:
         "../../envs/ablate.yaml"
-    threads: config["resources"]["cpus"]
+    threads: STUDY.resources.cpus
     resources:
         gpu=cell_gpus,
-        mem_mb=config["resources"]["mem_mb"],
+        mem_mb=STUDY.resources.mem_mb,
         runtime=train_runtime,
     params:
         settings=cell_settings,
         dataset=dataset_images,
         description=cell_description,
-        state="results/{study}/state/{cell}/seed-{seed}",
+        state=paths.STATE,
     script:
         "../scripts/train.py"
 
 
 rule evaluate:
     input:
-        model="results/{study}/cells/{cell}/seed-{seed}/model.keras",
-        summary="results/{study}/cells/{cell}/seed-{seed}/train.json",
+        model=paths.MODEL,
+        summary=paths.TRAIN_SUMMARY,
         test=split_input("test"),
-        manifest="results/{study}/data/manifest.csv",
+        manifest=paths.MANIFEST,
     output:
-        metrics="results/{study}/cells/{cell}/seed-{seed}/test/metrics.json",
-        per_class="results/{study}/cells/{cell}/seed-{seed}/test/per_class.csv",
-        confusion="results/{study}/cells/{cell}/seed-{seed}/test/confusion_matrix.csv",
+        metrics=paths.TEST_METRICS,
+        per_class=paths.PER_CLASS,
+        confusion=paths.CONFUSION,
     log:
-        "results/{study}/logs/evaluate/{cell}/seed-{seed}.log",
+        paths.log("evaluate", per="run"),
     benchmark:
-        "results/{study}/benchmarks/evaluate/{cell}/seed-{seed}.tsv"
+        paths.benchmark("evaluate", per="run")
     conda:
         "../../envs/ablate.yaml"
     threads: 1

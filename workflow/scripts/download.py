@@ -1,5 +1,6 @@
 """Fetch the data set named by dataset.source into one folder per class."""
 
+from ablate import paths
 from ablate.data.sources import fetch
 from ablate.logs import log_to
 
@@ -11,6 +12,6 @@ with log_to(snakemake.log[0]) as log:
         **snakemake.params.options,
         # Locations, not content: outside params so that moving them reruns nothing.
         # Downloads live outside the study's outputs: a failed one resumes, studies share it.
-        downloads="results/downloads",
-        tfds_data_dir=snakemake.config["dataset"].get("tfds_data_dir"),
+        downloads=paths.DOWNLOADS,
+        tfds_data_dir=snakemake.config["dataset"]["tfds_data_dir"],
     )

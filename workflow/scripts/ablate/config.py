@@ -1,6 +1,9 @@
-"""Turn a validated study config into cells: design expansion, patching, naming, checks.
+"""Turn a study config into a resolved, checked ``ablate.settings.Study``.
 
-Nothing here imports TensorFlow: this runs every time the Snakefile is parsed.
+Every mistake a config can hold is found here, at plan time, in one line naming the key:
+schema violations, unknown registry names and arguments (models, augmentations, mixing,
+optimizers), missing source folders, impossible splits. Defaults come from the JSON schema
+alone. Nothing here imports TensorFlow: this runs every time the Snakefile is parsed.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import itertools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,131 +20,59 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ablate.data.sources import check_source
+from ablate.design import ConfigError, baseline_levels, cell_name, deep_merge, expand_design
+from ablate.settings import Cell, CellSettings, Checks, DatasetSettings, Resources, Study
 from ablate.train.augmentation import AUGMENTATIONS, MIXINGS
-from ablate.train.models import check_model_spec
+from ablate.train.models import MODELS
 from ablate.train.optimizers import OPTIMIZERS
 
+__all__ = ["ConfigError", "check_settings", "dataset_settings", "resolve_study"]
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-BASE_CELL = "base"
-
-
-class ConfigError(ValueError):
-    """A study config that is well-formed YAML but cannot describe a study."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    name: str
-    levels: dict[str, str]  # factor -> level, in factor order
-    settings: dict[str, Any]  # the fully resolved training setup
-
-
-@dataclass(frozen=True)
-class Study:
-    name: str
-    factors: list[str]
-    cells: dict[str, Cell]  # cell name -> cell, in design order
-    seeds: list[int]
-    baseline: str  # name of the baseline cell (a list design may leave it out)
-    baseline_levels: dict[str, str]
-    dataset: dict[str, Any]  # dataset config with labels and split resolved
-
-
-def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Copy of ``base`` with ``patch`` applied: mappings merge key by key, other values replace.
-
-    A mapping that names another registered thing (``model: {name: keras_app:VGG16}`` over
-    ``{name: small_convnet, filters: ...}``) replaces the old one: its arguments are not
-    the new one's.
-    """
-    merged = copy.deepcopy(dict(base))
-    for key, value in (patch or {}).items():
-        old = merged.get(key)
-        if (
-            isinstance(value, Mapping)
-            and isinstance(old, Mapping)
-            and value.get("name", old.get("name")) == old.get("name")
-        ):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def cell_name(levels: Mapping[str, str]) -> str:
-    """Readable, path-safe name: ``augmentation-geometric__regularization-dropout``."""
-    if not levels:
-        return BASE_CELL
-    return "__".join(f"{factor}-{level}" for factor, level in levels.items())
-
-
-def _check_levels(
-    factors: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, str], where: str
-) -> None:
-    for factor, level in chosen.items():
-        if factor not in factors:
-            raise ConfigError(
-                f"config key '{where}.{factor}': no factor named '{factor}'; "
-                f"factors are: {', '.join(factors) or 'none'}."
-            )
-        if level not in factors[factor]:
-            raise ConfigError(
-                f"config key '{where}.{factor}': factor '{factor}' has no level '{level}'; "
-                f"its levels are: {', '.join(factors[factor])}."
-            )
-
-
-def baseline_levels(
-    factors: Mapping[str, Mapping[str, Any]], baseline: Mapping[str, str]
-) -> dict[str, str]:
-    """The baseline cell's levels: as given, else the first level of each factor."""
-    _check_levels(factors, baseline, "baseline")
-    return {factor: baseline.get(factor, next(iter(levels))) for factor, levels in factors.items()}
-
-
-def expand_design(
-    factors: Mapping[str, Mapping[str, Any]],
-    design: str,
-    baseline: Mapping[str, str],
-    listed: list[Mapping[str, str]] | None = None,
-) -> list[dict[str, str]]:
-    """The cells of a design, each as {factor: level} in factor order, without duplicates."""
-    if design == "full":
-        combos = itertools.product(*(list(levels) for levels in factors.values()))
-        cells = [dict(zip(factors, combo, strict=True)) for combo in combos]
-    elif design == "one-at-a-time":
-        cells = [dict(baseline)]
-        for factor, levels in factors.items():
-            cells += [{**baseline, factor: level} for level in levels if level != baseline[factor]]
-    elif design == "list":
-        if not listed:
-            raise ConfigError("config key 'cells': design 'list' needs at least one cell.")
-        cells = []
-        for index, chosen in enumerate(listed):
-            _check_levels(factors, chosen, f"cells[{index}]")
-            cells.append({factor: chosen.get(factor, baseline[factor]) for factor in factors})
-    else:
-        raise ConfigError(
-            f"config key 'design': unknown design '{design}'; use full, one-at-a-time or list."
-        )
-    unique: dict[str, dict[str, str]] = {}
-    for levels in cells:
-        unique.setdefault(cell_name(levels), levels)
-    return list(unique.values())
 
 
 @cache
-def _validator(definition: str | None = None) -> jsonschema.protocols.Validator:
-    """Validator of the whole config schema, or of one of its ``$defs``."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    if definition is not None:
-        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+def _schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _part(pointer: str | None) -> dict[str, Any]:
+    """The whole schema, or the part at a JSON pointer such as '$defs/settings'."""
+    schema = _schema()
+    if pointer is None:
+        return schema
+    part = schema
+    for name in pointer.split("/"):
+        part = part[name]
+    return {"$defs": schema["$defs"], **part}
+
+
+@cache
+def _validator(pointer: str | None = None) -> jsonschema.protocols.Validator:
+    schema = _part(pointer)
     return jsonschema.validators.validator_for(schema)(schema)
 
 
-def schema_problem(instance: Any, definition: str | None = None, prefix: str = "") -> str | None:
+@cache
+def _filler(pointer: str | None = None) -> jsonschema.protocols.Validator:
+    """A validator that also writes each missing key's default (inside any object that is
+    given, nullable ones included) while it validates."""
+    base = type(_validator(pointer))
+
+    def fill_then_check(validator: Any, properties: Any, instance: Any, schema: Any) -> Any:
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(base, {"properties": fill_then_check})(_part(pointer))
+
+
+def schema_problem(instance: Any, pointer: str | None = None, prefix: str = "") -> str | None:
     """The most relevant schema violation in one line, naming the key; None if valid."""
-    error = jsonschema.exceptions.best_match(_validator(definition).iter_errors(instance))
+    error = jsonschema.exceptions.best_match(_validator(pointer).iter_errors(instance))
     if error is None:
         return None
     key = ".".join([prefix, *map(str, error.absolute_path)]).strip(".") or "(top level)"
@@ -153,53 +83,50 @@ def schema_problem(instance: Any, definition: str | None = None, prefix: str = "
         hint += " YAML reads unquoted on/off/yes/no as true/false: quote such names."
     if error.validator == "type" and str(error.instance).lower() in ("true", "false"):
         hint += " On the command line write --config key=True (or False)."
+    if key.endswith("sha256") and isinstance(error.instance, int | float):
+        hint += " YAML reads a checksum of only digits as a number: quote it."
     return f"key '{key}': {error.message}.{hint}"
 
 
-@cache
-def _defaults_filler() -> jsonschema.protocols.Validator:
-    """Validator of ``$defs/settings`` that also writes each missing key's default."""
-    base = type(_validator("settings"))
-
-    def fill_then_check(validator: Any, properties: Any, instance: Any, schema: Any) -> Any:
-        if isinstance(instance, dict):
-            for key, subschema in properties.items():
-                if "default" in subschema:
-                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
-        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
-
-    filler = jsonschema.validators.extend(base, {"properties": fill_then_check})
-    return filler(_validator("settings").schema)
+def with_defaults(instance: Mapping[str, Any], pointer: str | None = None) -> dict[str, Any]:
+    """A copy of ``instance`` with every default of the schema (part) filled in; raises
+    ConfigError naming the key if it is not valid."""
+    filled = copy.deepcopy(dict(instance))
+    # One pass fills and validates (large grids check thousands of cells); the one-line
+    # message is worked out only when something is wrong.
+    if next(_filler(pointer).iter_errors(filled), None) is not None:
+        prefix = pointer.rpartition("/")[2] if pointer and pointer.startswith("prop") else ""
+        raise ConfigError(f"config {schema_problem(instance, pointer, prefix)}")
+    return filled
 
 
-def check_settings(settings: dict[str, Any], where: str) -> None:
-    """Fill in schema defaults, then validate against the schema and the registries.
+def check_settings(settings: Mapping[str, Any], key: str) -> CellSettings:
+    """Fill in the schema's defaults, then check against the schema and the registries.
 
-    Defaults are filled after patching, so every cell's settings (and its params.yaml)
-    spell out every key, whatever its levels patched.
+    ``key`` is where the settings come from, for messages: 'base', 'factors.F.L' (a level's
+    patch over the base) or "cell 'NAME'" (a combination of levels).
     """
-    # One pass fills the defaults and validates (large grids check thousands of cells); the
-    # one-line message is worked out only for settings that are wrong.
-    if next(_defaults_filler().iter_errors(settings), None) is not None:
-        raise ConfigError(f"{where}, {schema_problem(settings, 'settings')}")
     try:
-        check_model_spec(settings["model"])
-        for position, spec in enumerate(settings.get("augmentation", [])):
-            if spec["name"] not in AUGMENTATIONS:
-                raise ValueError(
-                    f"augmentation[{position}]: " + AUGMENTATIONS.unknown_message(spec["name"])
-                )
-        OPTIMIZERS.get(settings["optimizer"]["name"])  # defaults are filled in by now
-        if settings["mixing"] is not None:
-            MIXINGS.get(settings["mixing"]["name"])
-        schedule = settings["schedule"]["name"]
-        if settings["reduce_lr_on_plateau"] is not None and schedule != "constant":
-            raise ValueError(
-                f"reduce_lr_on_plateau needs schedule 'constant', not '{schedule}': "
-                "a plateau cannot lower a rate that a schedule sets."
-            )
+        filled = with_defaults(settings, "$defs/settings")
+    except ConfigError as error:
+        problem = str(error).removeprefix("config key '")
+        raise ConfigError(f"config key '{key}.{problem}") from None
+    try:
+        MODELS.check(filled["model"], f"{key}.model")
+        for position, spec in enumerate(filled["augmentation"]):
+            AUGMENTATIONS.check(spec, f"{key}.augmentation[{position}]")
+        OPTIMIZERS.check(filled["optimizer"], f"{key}.optimizer")
+        if filled["mixing"] is not None:
+            MIXINGS.check(filled["mixing"], f"{key}.mixing")
     except ValueError as error:
-        raise ConfigError(f"{where}: {error}") from None
+        raise ConfigError(str(error)) from None
+    schedule = filled["schedule"]["name"]
+    if filled["reduce_lr_on_plateau"] is not None and schedule != "constant":
+        raise ConfigError(
+            f"config key '{key}.reduce_lr_on_plateau': needs schedule 'constant', not "
+            f"'{schedule}': a plateau cannot lower a rate that a schedule sets."
+        )
+    return CellSettings.from_mapping(filled)
 
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
@@ -216,10 +143,13 @@ TFDS_LABELS = {
 }
 
 
-def dataset_settings(dataset: Mapping[str, Any]) -> dict[str, Any]:
-    """``dataset`` with labels and split resolved and checked beyond what the schema says."""
+def dataset_settings(dataset: Mapping[str, Any]) -> DatasetSettings:
+    """``dataset`` with the schema's defaults, labels and split resolved, and checked beyond
+    what the schema says. Labels and split have defaults that depend on the source and on
+    each other, so they are resolved here rather than in the schema."""
+    dataset = with_defaults(dataset, "properties/dataset")
     kind = dataset["source"].partition(":")[0]
-    if (kind == "url") != ("sha256" in dataset):
+    if (kind == "url") != (dataset["sha256"] is not None):
         raise ConfigError(
             "config key 'dataset.sha256': a 'url:' source needs the SHA-256 of its archive "
             "(`sha256sum FILE`), and other sources take none."
@@ -227,12 +157,14 @@ def dataset_settings(dataset: Mapping[str, Any]) -> dict[str, Any]:
     labels = dict(dataset.get("labels") or (TFDS_LABELS if kind == "tfds" else {}))
     labels.setdefault("from", "folders")
     labels.setdefault("root", "")
+    if labels["from"] == "split_lists":
+        labels.setdefault("suffix", "")
     _check_labels(labels)
-    split = {"seed": 0, **dataset.get("split", {})}
+    split = dict(dataset["split"])  # the seed's default is the schema's
     split.setdefault("by", "lists" if labels["from"] == "split_lists" else "fractions")
-    split["max_per_class"] = dataset.get("max_per_class")
+    split["max_per_class"] = dataset["max_per_class"]
     _check_split(split, labels)
-    return {"tfds_data_dir": None, "decode": "once", **dataset, "labels": labels, "split": split}
+    return DatasetSettings.from_mapping({**dataset, "labels": labels, "split": split})
 
 
 def _check_labels(labels: dict[str, Any]) -> None:
@@ -288,33 +220,50 @@ def _check_split(split: dict[str, Any], labels: Mapping[str, Any]) -> None:
                 raise ConfigError(f"{where}: ranges of {first} and {second} overlap.")
 
 
-def runtime_minutes(resources: Mapping[str, Any], attempt: int) -> int:
+def runtime_minutes(resources: Resources, attempt: int) -> int:
     """Time limit of a train job's ``attempt`` (1 = first try): ``runtime`` minutes,
     times ``runtime_growth`` for every retry, so a job killed by its limit gets more."""
-    return math.ceil(resources["runtime"] * resources["runtime_growth"] ** (attempt - 1))
+    return math.ceil(resources.runtime * resources.runtime_growth ** (attempt - 1))
 
 
-def resolve_study(config: Mapping[str, Any]) -> Study:
-    """Cells with fully resolved settings from a schema-validated config (defaults filled in)."""
+def resolve_study(config: Mapping[str, Any], workdir: str | Path = ".") -> Study:
+    """The study a config describes, every cell's settings resolved and checked.
+
+    A mistake in ``base`` or in one factor level's patch is reported with that key; each
+    combination of levels is checked too (some settings only clash in combination).
+    """
+    if problem := schema_problem(config):
+        raise ConfigError(f"config {problem}")
+    config = with_defaults(config)
     dataset = dataset_settings(config["dataset"])
-    factors = {name: dict(levels) for name, levels in config.get("factors", {}).items()}
-    baseline = baseline_levels(factors, config.get("baseline", {}))
-    designed = expand_design(factors, config.get("design", "full"), baseline, config.get("cells"))
-    check_settings(copy.deepcopy(config["base"]), "config key 'base'")
+    try:
+        check_source(dataset.as_dict(), "dataset.source", workdir=workdir)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    factors = {name: dict(levels) for name, levels in config["factors"].items()}
+    baseline = baseline_levels(factors, config["baseline"])
+    designed = expand_design(factors, config["design"], baseline, config["cells"])
+    base = config["base"]
+    check_settings(base, "base")
+    for factor, levels in factors.items():
+        for level, patch in levels.items():
+            check_settings(deep_merge(base, patch), f"factors.{factor}.{level}")
     cells = {}
     for levels in designed:
-        settings = config["base"]
+        settings = base
         for factor, level in levels.items():
             settings = deep_merge(settings, factors[factor][level])
         name = cell_name(levels)
-        check_settings(settings, f"cell '{name}' (factor levels patch 'base')")
-        cells[name] = Cell(name=name, levels=levels, settings=settings)
+        cells[name] = Cell(name, levels, check_settings(settings, f"cell {name}"))
     return Study(
         name=config["study"],
         factors=list(factors),
         cells=cells,
-        seeds=list(config.get("seeds", [1])),
+        seeds=list(config["seeds"]),
         baseline=cell_name(baseline),
         baseline_levels=baseline,
         dataset=dataset,
+        resources=Resources.from_mapping(config["resources"]),
+        checks=Checks.from_mapping(config["checks"]),
+        partial=config["partial"],
     )

@@ -26,8 +26,11 @@ def log_to(path: str | Path) -> Iterator[logging.Logger]:
             stream=sys.stderr,
             force=True,
         )
+        logger = logging.getLogger("ablate")
+        # Which code ran: the workflow's own package (see common.smk), recorded per job.
+        logger.info("ablate package: %s", Path(__file__).resolve().parent)
         try:
-            yield logging.getLogger("ablate")
+            yield logger
         except BaseException:
             logging.getLogger("ablate").exception("step failed")
             raise

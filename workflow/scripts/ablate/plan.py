@@ -20,7 +20,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ablate import paths
 from ablate.config import resolve_study
+from ablate.settings import describe_cell, run_params
 
 SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
 Job = tuple[str, dict[str, str]]  # rule, and its wildcards, resources, threads and reason
@@ -64,10 +66,11 @@ def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [f"{prefix}: {old} -> {new}"]
 
 
-def past_seconds(study_dir: Path) -> dict[tuple[str, str], float]:
+def past_seconds(workdir: Path, study: str) -> dict[tuple[str, str], float]:
     """Wall seconds of every finished train job, from Snakemake's benchmark files."""
     seconds = {}
-    for path in sorted((study_dir / "benchmarks" / "train").glob("*/seed-*.tsv")):
+    pattern = paths.fill(paths.benchmark("train", per="run"), study=study, cell="*", seed="*")
+    for path in sorted(workdir.glob(pattern)):
         table = pd.read_csv(path, sep="\t")
         if len(table):
             seconds[(path.parent.name, path.stem.removeprefix("seed-"))] = float(
@@ -77,24 +80,26 @@ def past_seconds(study_dir: Path) -> dict[tuple[str, str], float]:
 
 
 def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = ()) -> str:
-    config = yaml.safe_load(configfile.read_text())
-    study = resolve_study(config)
-    study_dir = workdir / "results" / study.name
+    study = resolve_study(yaml.safe_load(configfile.read_text()), workdir)
     jobs = dry_run(workdir, configfile, extra)
     trains = [fields for rule, fields in jobs if rule == "train"]
-    seconds = past_seconds(study_dir)
+    seconds = past_seconds(workdir, study.name)
     typical = statistics.median(seconds.values()) if seconds else None
     lines = [f"study {study.name}: {len(jobs)} job(s) to run, {len(trains)} of them training"]
     estimate, unknown = 0.0, 0
     for job in trains:
         cell, seed = job["cell"], job["seed"]
-        kept = study_dir / "cells" / cell / f"seed-{seed}" / "params.yaml"
+        kept = workdir / paths.fill(paths.PARAMS, study=study.name, cell=cell, seed=seed)
         if not kept.exists():
             why = ["new"]
         else:
+            new = run_params(
+                describe_cell(study, cell),
+                int(seed),
+                study.dataset.images(),
+                study.cells[cell].settings.as_dict(),
+            )
             old = yaml.safe_load(kept.read_text())
-            new = {**old, **study.cells[cell].settings}  # description, seed, dataset as kept
-            new["dataset"] = {k: config["dataset"].get(k, v) for k, v in old["dataset"].items()}
             why = differences(old, new) or [job.get("reason") or "inputs changed"]
         guess = seconds.get((cell, seed), typical)
         if guess is None:

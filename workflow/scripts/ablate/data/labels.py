@@ -26,10 +26,10 @@ Labeller = Callable[[Path, Path, Mapping[str, Any]], pd.DataFrame]
 def list_labelled(top: str | Path, labels: Mapping[str, Any]) -> pd.DataFrame:
     """The files of the data set under ``top`` with their class, as ``labels`` describes."""
     top = Path(top)
-    root = top / labels.get("root", "")
+    root = top / labels["root"]
     if not root.is_dir():
         raise ValueError(
-            f"dataset.labels.root '{labels.get('root', '')}': no such folder in the data set "
+            f"dataset.labels.root '{labels['root']}': no such folder in the data set "
             f"({root}). Its top level holds: {_listing(top)}."
         )
     labeller: Labeller = LABELS.get(labels["from"])
@@ -97,7 +97,7 @@ def from_split_lists(top: Path, root: Path, labels: Mapping[str, Any]) -> pd.Dat
             line = line.strip()
             if not line:
                 continue
-            image = line + labels.get("suffix", "")
+            image = line + labels["suffix"]
             if "/" not in image:
                 raise ValueError(f"{list_path}, line {number}: '{line}' is not '<class>/<file>'.")
             source = (root / image).relative_to(top).as_posix()

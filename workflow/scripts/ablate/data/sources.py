@@ -35,6 +35,36 @@ def parse_source(source: str) -> tuple[str, str]:
     return kind, what
 
 
+def check_source(
+    dataset: Mapping[str, Any], key: str = "dataset.source", workdir: str | Path | None = None
+) -> None:
+    """Raise a one-line ValueError, naming ``key``, for a source that cannot be fetched:
+    an unknown kind or builtin data set, or a 'dir:' path that is not a folder.
+
+    Done when the workflow is planned, so a typo fails before any job; a relative 'dir:'
+    path is relative to ``workdir`` (default: the working directory, as for the jobs).
+    """
+    source = dataset["source"]
+    try:
+        kind, what = parse_source(source)
+    except ValueError:
+        raise ValueError(
+            f"config key '{key}': '{source}' must look like '<kind>:<what>', kind one of "
+            f"{', '.join(SOURCES.names())}."
+        ) from None
+    if kind not in SOURCES:
+        raise ValueError(f"config key '{key}': {SOURCES.unknown_message(kind)}")
+    if kind == "builtin" and what not in BUILTIN:
+        raise ValueError(f"config key '{key}': {BUILTIN.unknown_message(what)}")
+    if kind == "dir":
+        folder = Path(workdir or Path.cwd()) / Path(what).expanduser()
+        if not folder.is_dir():
+            there = "it is a file" if folder.exists() else "nothing exists there"
+            raise ValueError(
+                f"config key '{key}': 'dir:{what}': {folder} is not a folder ({there})."
+            )
+
+
 # (what, empty folder to fill, options: sha256, tfds_data_dir, downloads) -> None
 Fetcher = Callable[[str, Path, Mapping[str, Any]], None]
 
@@ -46,6 +76,7 @@ def fetch(source: str, destination: str | Path, **options: Any) -> None:
     ``options``: ``sha256`` (url), ``downloads`` (folder that keeps downloaded archives,
     so a failed or repeated fetch resumes instead of downloading again), ``tfds_data_dir``.
     """
+    check_source({"source": source})  # the same message as at plan time
     kind, what = parse_source(source)
     fetcher: Fetcher = SOURCES.get(kind)
     destination = Path(destination)

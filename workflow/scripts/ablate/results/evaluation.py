@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from ablate.train import runtime
-from ablate.results.metrics import TestMetrics, score, unscored
+from ablate import status
 from ablate.data.split import class_names as read_class_names
+from ablate.results.metrics import TestMetrics, score, unscored
+from ablate.train import runtime
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,15 @@ def evaluate_model(
     training failed (``train_summary`` says so) is not scored: its metrics are empty and
     carry the reason, so the aggregate can mark it."""
     classes = read_class_names(manifest)
-    trained = json.loads(Path(train_summary).read_text()) if train_summary else {}
-    if trained.get("status", "ok") != "ok":
+    trained = json.loads(Path(train_summary).read_text()) if train_summary else None
+    if trained is not None and not status.succeeded(trained):
         result = unscored(classes)
-        reason = trained.get("reason", "training failed")
-        overall = {"status": "failed", "reason": reason, **result.overall}
+        reason = trained["reason"]
+        overall = {"status": status.FAILED, "reason": reason, **result.overall}
         log.warning("not scored: training failed (%s)", reason)
     else:
         result = _score_model(model_path, test, classes, dataset, batch_size, threads)
-        overall = {"status": "ok", **result.overall}
+        overall = {"status": status.OK, **result.overall}
         log.info("test metrics: %s", overall)
     Path(metrics_path).write_text(json.dumps(overall, indent=2) + "\n")
     result.per_class.to_csv(per_class_path, index=False)

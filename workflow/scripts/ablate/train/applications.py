@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ablate.registry import did_you_mean
+
 PREFIX = "keras_app:"
 
 # Application -> how its ImageNet weights expect pixels (keras.applications' own modes):
@@ -37,7 +39,8 @@ def application_name(model_name: str) -> str:
     name = model_name.removeprefix(PREFIX)
     if name not in APPLICATIONS:
         raise ValueError(
-            f"unknown keras.applications model '{name}'. Supported: {', '.join(APPLICATIONS)}."
+            f"unknown keras.applications model '{name}'.{did_you_mean(name, APPLICATIONS)} "
+            f"Supported: {', '.join(APPLICATIONS)}."
         )
     return name
 

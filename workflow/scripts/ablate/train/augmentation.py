@@ -2,51 +2,77 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ablate.registry import Registry
 
-AUGMENTATIONS = Registry("augmentation")
-# The value is the keras.layers class; resolved at build time to keep Keras out of parsing.
-# Colour layers (hue, saturation, ...) need rgb images; all expect pixel values in [0, 255].
-for _name, _layer in {
-    "random_flip": "RandomFlip",
-    "random_rotation": "RandomRotation",
-    "random_zoom": "RandomZoom",
-    "random_translation": "RandomTranslation",
-    "random_shear": "RandomShear",
-    "random_perspective": "RandomPerspective",
-    "random_elastic_transform": "RandomElasticTransform",
-    "random_contrast": "RandomContrast",
-    "random_brightness": "RandomBrightness",
-    "random_hue": "RandomHue",
-    "random_saturation": "RandomSaturation",
-    "random_color_jitter": "RandomColorJitter",
-    "random_color_degeneration": "RandomColorDegeneration",
-    "random_grayscale": "RandomGrayscale",
-    "random_sharpness": "RandomSharpness",
-    "random_posterization": "RandomPosterization",
-    "random_invert": "RandomInvert",
-    "solarization": "Solarization",
-    "random_gaussian_blur": "RandomGaussianBlur",
-    "random_erasing": "RandomErasing",
-    "rand_augment": "RandAugment",
-    "aug_mix": "AugMix",
-}.items():
-    AUGMENTATIONS.add(_name, _layer)
+# Each layer gets a seed derived from the run's seed: a config seed would give every seed
+# of the study the same draws.
+SEED_IS_ABLATES = {
+    "seed": "ablate derives it from each run's seed, so that the study's seeds draw "
+    "differently and a rerun draws the same; remove it"
+}
+
+AUGMENTATIONS = Registry("augmentation", reserved=SEED_IS_ABLATES)
+# name -> (keras.layers class, its __init__ arguments without Layer's generic name, dtype,
+# trainable, autocast, activity_regularizer). The class is resolved at build time and the
+# arguments are written out, to keep Keras out of parsing; tests/test_registry_arguments.py
+# keeps them equal to the installed Keras. Colour layers (hue, saturation, ...) need rgb
+# images; all expect pixel values in [0, 255].
+_FACTOR_RANGE = ("factor", "value_range", "data_format", "seed")
+for _name, (_layer, _arguments) in {
+    "random_flip": ("RandomFlip", ("mode", "seed", "data_format")),
+    "random_rotation": ("RandomRotation", (
+        "factor", "fill_mode", "interpolation", "seed", "fill_value", "data_format")),
+    "random_zoom": ("RandomZoom", ("height_factor", "width_factor", "fill_mode",
+        "interpolation", "seed", "fill_value", "data_format")),
+    "random_translation": ("RandomTranslation", ("height_factor", "width_factor",
+        "fill_mode", "interpolation", "seed", "fill_value", "data_format")),
+    "random_shear": ("RandomShear", ("x_factor", "y_factor", "interpolation", "fill_mode",
+        "fill_value", "data_format", "seed")),
+    "random_perspective": ("RandomPerspective", (
+        "factor", "scale", "interpolation", "fill_value", "seed", "data_format")),
+    "random_elastic_transform": ("RandomElasticTransform", ("factor", "scale",
+        "interpolation", "fill_mode", "fill_value", "value_range", "seed", "data_format")),
+    "random_contrast": ("RandomContrast", ("factor", "value_range", "seed")),
+    "random_brightness": ("RandomBrightness", ("factor", "value_range", "seed")),
+    "random_hue": ("RandomHue", _FACTOR_RANGE),
+    "random_saturation": ("RandomSaturation", _FACTOR_RANGE),
+    "random_color_jitter": ("RandomColorJitter", ("value_range", "brightness_factor",
+        "contrast_factor", "saturation_factor", "hue_factor", "seed", "data_format")),
+    "random_color_degeneration": ("RandomColorDegeneration", _FACTOR_RANGE),
+    "random_grayscale": ("RandomGrayscale", ("factor", "data_format", "seed")),
+    "random_sharpness": ("RandomSharpness", _FACTOR_RANGE),
+    "random_posterization": ("RandomPosterization", _FACTOR_RANGE),
+    "random_invert": ("RandomInvert", ("factor", "value_range", "seed", "data_format")),
+    "solarization": ("Solarization", (
+        "addition_factor", "threshold_factor", "value_range", "seed")),
+    "random_gaussian_blur": ("RandomGaussianBlur", (
+        "factor", "kernel_size", "sigma", "value_range", "data_format", "seed")),
+    "random_erasing": ("RandomErasing", (
+        "factor", "scale", "fill_value", "value_range", "seed", "data_format")),
+    "rand_augment": ("RandAugment", (
+        "value_range", "num_ops", "factor", "interpolation", "seed", "data_format")),
+    "aug_mix": ("AugMix", ("value_range", "num_chains", "chain_depth", "factor", "alpha",
+        "all_ops", "interpolation", "seed", "data_format")),
+}.items():  # fmt: skip
+    AUGMENTATIONS.add(_name, _layer, _arguments)
 
 # Batch mixing: pairs images within a batch and mixes their one-hot labels to match.
-MIXINGS = Registry("mixing")
-MIXINGS.add("cutmix", "CutMix")
-MIXINGS.add("mixup", "MixUp")
+# `probability` (how often a batch is mixed) is ablate's own.
+MIXINGS = Registry("mixing", handled=("probability",), reserved=SEED_IS_ABLATES)
+MIXINGS.add("cutmix", "CutMix", ("factor", "seed", "data_format"))
+MIXINGS.add("mixup", "MixUp", ("alpha", "data_format", "seed"))
 
 
-def build_augmentation(specs: Sequence[dict[str, Any]], seed: int) -> Any | None:
+def build_augmentation(specs: Sequence[Mapping[str, Any]], seed: int) -> Any | None:
     """A named ``keras.Sequential`` of the listed layers, or None when the list is empty.
 
     Each layer gets its own seed derived from ``seed`` so that runs are reproducible.
     """
+    for position, spec in enumerate(specs):
+        AUGMENTATIONS.check(spec, f"augmentation[{position}]")
     if not specs:
         return None
     import keras
@@ -55,9 +81,8 @@ def build_augmentation(specs: Sequence[dict[str, Any]], seed: int) -> Any | None
     for position, spec in enumerate(specs):
         options = {k: v for k, v in spec.items() if k != "name"}
         layer_class = getattr(keras.layers, AUGMENTATIONS.get(spec["name"]))
-        options.setdefault("seed", seed * 1000 + position)
         try:
-            stack.append(layer_class(**options))
+            stack.append(layer_class(seed=seed * 1000 + position, **options))
         except (TypeError, ValueError) as error:
             raise ValueError(
                 f"augmentation[{position}] '{spec['name']}' (keras.layers.{layer_class.__name__}):"
@@ -66,7 +91,7 @@ def build_augmentation(specs: Sequence[dict[str, Any]], seed: int) -> Any | None
     return keras.Sequential(stack, name="augmentation")
 
 
-def build_mixing(spec: dict[str, Any] | None, seed: int) -> Any | None:
+def build_mixing(spec: Mapping[str, Any] | None, seed: int) -> Any | None:
     """A function (images, one-hot labels) -> mixed (images, labels), or None.
 
     ``spec`` is {name: cutmix | mixup, probability: p, ...layer arguments}; each batch is
@@ -74,11 +99,12 @@ def build_mixing(spec: dict[str, Any] | None, seed: int) -> Any | None:
     """
     if not spec:
         return None
+    MIXINGS.check(spec, "mixing")
     import keras
     import tensorflow as tf
 
     options = {k: v for k, v in spec.items() if k not in ("name", "probability")}
-    probability = float(spec.get("probability", 1.0))
+    probability = float(spec["probability"])
     layer_class = getattr(keras.layers, MIXINGS.get(spec["name"]))
     try:
         layer = layer_class(seed=seed, **options)

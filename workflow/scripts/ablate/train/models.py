@@ -7,13 +7,39 @@ Keras is imported inside the builders so that listing names and checking argumen
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ablate.registry import Registry, check_keyword_arguments
+from ablate.registry import Registry
 from ablate.train.applications import APPLICATIONS, PREFIX, application_name, keras_application
 
-MODELS = Registry("model")
+
+class ModelRegistry(Registry):
+    """The registered builders, and ``keras_app:<Application>`` for every supported
+    keras.applications model (left out of ``names()``: they are a family, not entries)."""
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str) and name.startswith(PREFIX):
+            return name.removeprefix(PREFIX) in APPLICATIONS
+        return super().__contains__(name)
+
+    def get(self, name: str) -> Any:
+        if isinstance(name, str) and name.startswith(PREFIX):
+            return functools.partial(keras_application, application_name(name))
+        return super().get(name)
+
+    def unknown_message(self, name: str) -> str:
+        if isinstance(name, str) and name.startswith(PREFIX):
+            try:
+                application_name(name)
+            except ValueError as error:
+                return str(error)
+        return super().unknown_message(name) + (
+            f" Or {PREFIX}<name> for keras.applications ({', '.join(list(APPLICATIONS)[:4])}, ...)."
+        )
+
+
+MODELS = ModelRegistry("model")
 
 
 @MODELS.register()
@@ -183,24 +209,19 @@ def resnet20(
 
 def model_builder(name: str) -> Callable[..., Any]:
     """The builder of a registered model or of a ``keras_app:NAME`` application."""
-    if name.startswith(PREFIX):
-        return functools.partial(keras_application, application_name(name))
-    if name not in MODELS:
-        raise ValueError(
-            MODELS.unknown_message(name) + f" Or {PREFIX}<name> for keras.applications "
-            f"({', '.join(list(APPLICATIONS)[:4])}, ...)."
-        )
     return MODELS.get(name)
 
 
-def check_model_spec(spec: dict[str, Any]) -> None:
-    """Raise ValueError for an unknown model name or argument, without building anything."""
-    options = {k: v for k, v in spec.items() if k != "name"}
-    check_keyword_arguments(model_builder(spec["name"]), options, f"model '{spec['name']}'")
+def check_model_spec(spec: Mapping[str, Any], key: str = "model") -> None:
+    """Raise ValueError for an unknown model name or argument, without building anything.
+
+    Kept for callers of the older API; the same as ``MODELS.check(spec, key)``.
+    """
+    MODELS.check(spec, key)
 
 
-def build_model(spec: dict[str, Any], input_shape: Sequence[int], num_classes: int) -> Any:
+def build_model(spec: Mapping[str, Any], input_shape: Sequence[int], num_classes: int) -> Any:
     """Build the model named by ``spec['name']`` with the rest of ``spec`` as options."""
-    check_model_spec(spec)
+    MODELS.check(spec, "model")
     options = {k: v for k, v in spec.items() if k != "name"}
     return model_builder(spec["name"])(input_shape, num_classes, **options)

@@ -26,75 +26,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ablate import status
 from ablate.data.split import class_names as read_class_names
+from ablate.settings import CellSettings, run_params
 from ablate.train import runtime
+from ablate.train.state import TrainingState, best_row
 
 log = logging.getLogger(__name__)
 
 
 def input_shape(image_size: Sequence[int], color_mode: str) -> tuple[int, int, int]:
     return (int(image_size[0]), int(image_size[1]), 1 if color_mode == "grayscale" else 3)
-
-
-def best_row(epochs: pd.DataFrame, monitor: str) -> Any:
-    """Index of the best epoch: lowest for a loss, highest for an accuracy."""
-    values = epochs[monitor]
-    return values.idxmin() if monitor.endswith("loss") else values.idxmax()
-
-
-class TrainingState:
-    """Resumable progress of one run: params.yaml, history.csv, best.keras, backup/."""
-
-    def __init__(self, state_dir: str | Path) -> None:
-        self.root = Path(state_dir)
-        self.params = self.root / "params.yaml"
-        self.history = self.root / "history.csv"
-        self.best = self.root / "best.keras"
-        self.backup = self.root / "backup"
-
-    def resume_point(self, params: Mapping[str, Any], monitor: str) -> tuple[int, float | None]:
-        """(epochs already finished, best ``monitor`` value so far); (0, None) to start anew.
-
-        A state left by other settings is discarded; history rows past the last backup
-        (written just before a kill) are dropped so the history has no duplicate epochs.
-        """
-        normalised = yaml.safe_load(yaml.safe_dump(dict(params)))
-        if self.root.exists() and (
-            not self.params.exists() or yaml.safe_load(self.params.read_text()) != normalised
-        ):
-            log.info("state in %s is from other settings: starting anew", self.root)
-            shutil.rmtree(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.params.write_text(yaml.safe_dump(normalised, sort_keys=False))
-        done = self._finished_epochs()
-        if done == 0 or not self.history.exists():
-            self.history.unlink(missing_ok=True)
-            self.best.unlink(missing_ok=True)
-            shutil.rmtree(self.backup, ignore_errors=True)
-            return 0, None
-        rows = pd.read_csv(self.history)
-        rows = rows[rows["epoch"] < done]
-        rows.to_csv(self.history, index=False)
-        return done, float(rows.loc[best_row(rows, monitor), monitor])
-
-    def _finished_epochs(self) -> int:
-        """Epochs covered by the backup. A kill while Keras writes its metadata leaves it
-        empty: then fall back to the previous backup (BackupAndRestore's double checkpoint,
-        which Keras itself only consults when the weights are unreadable)."""
-        for suffix in ("", ".bkp"):
-            metadata = self.backup / f"training_metadata.json{suffix}"
-            try:
-                done = int(json.loads(metadata.read_text())["epoch"])
-            except (OSError, ValueError, KeyError):
-                continue
-            if suffix:
-                for name in ("training_metadata.json", "latest.weights.h5"):
-                    shutil.copyfile(self.backup / f"{name}{suffix}", self.backup / name)
-            return done
-        return 0
-
-    def discard(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def train_cell(
@@ -116,10 +58,11 @@ def train_cell(
 
     ``inputs`` maps train and validation to their (images, labels) array files (see
     ablate.data.arrays) or to the split folder; ``settings`` is a cell's fully resolved
-    training setup; ``dataset`` holds image_size and color_mode. ``description`` (study,
-    cell, factor levels) is copied into params.yaml.
+    training setup (``CellSettings.as_dict()``); ``dataset`` holds image_size and
+    color_mode. ``description`` (study, cell, factor levels) is copied into params.yaml.
     """
-    runtime.configure(seed=seed, threads=threads, claim=settings.get("gpus", 1))
+    cell = CellSettings.from_mapping(settings)
+    runtime.configure(seed=seed, threads=threads, claim=cell.gpus)
     import keras
 
     from ablate.data.pipeline import evaluation_pipeline, split_batches, training_pipeline
@@ -127,13 +70,13 @@ def train_cell(
     from ablate.train.models import build_model
     from ablate.train.optimizers import build_optimizer
 
-    params = {**(description or {}), "seed": seed, "dataset": dict(dataset), **settings}
+    params = run_params(description or {}, seed, dataset, cell.as_dict())
     classes = read_class_names(manifest)
     shape = input_shape(dataset["image_size"], dataset["color_mode"])
-    monitor = settings.get("monitor", "val_loss")
+    monitor = cell.monitor
 
     def batches(split: str, seed: int | None = None) -> tuple[Any, int]:
-        return split_batches(inputs[split], split, settings["batch_size"], seed, classes, dataset)
+        return split_batches(inputs[split], split, cell.batch_size, seed, classes, dataset)
 
     train_batches, num_train = batches("train", seed)
     if (found := tuple(train_batches.element_spec[0].shape[1:])) != shape:
@@ -141,26 +84,21 @@ def train_cell(
             f"{inputs['train']} holds images of {found}, not {shape}: the decode step is "
             "out of date; delete the array files and run again."
         )
-    steps_per_epoch = math.ceil(num_train / settings["batch_size"])
+    steps_per_epoch = math.ceil(num_train / cell.batch_size)
     # Build everything that a config can get wrong before the first epoch.
-    augmentation = build_augmentation(settings.get("augmentation", []), seed)
-    mixing = build_mixing(settings.get("mixing"), seed)
+    augmentation = build_augmentation(cell.augmentation, seed)
+    mixing = build_mixing(cell.mixing, seed)
     on_gpu = bool(runtime.gpus())
-    precision = settings.get("precision", "auto")
+    precision = cell.precision
     precision = ("mixed_float16" if on_gpu else "float32") if precision == "auto" else precision
-    jit_compile = settings.get("jit_compile", "auto")
-    jit_compile = on_gpu if jit_compile == "auto" else jit_compile
-    strategy = runtime.distribution(settings.get("gpus", 1))
+    jit_compile = on_gpu if cell.jit_compile == "auto" else cell.jit_compile
+    strategy = runtime.distribution(cell.gpus)
     with runtime.dtype_policy(precision), strategy.scope():
-        model = build_model(settings["model"], shape, len(classes))
+        model = build_model(cell.model, shape, len(classes))
         model.compile(
             jit_compile=jit_compile,
-            optimizer=build_optimizer(
-                settings["optimizer"], settings.get("schedule"), steps_per_epoch, settings["epochs"]
-            ),
-            loss=keras.losses.CategoricalCrossentropy(
-                label_smoothing=settings.get("label_smoothing", 0.0)
-            ),
+            optimizer=build_optimizer(cell.optimizer, cell.schedule, steps_per_epoch, cell.epochs),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=cell.label_smoothing),
             metrics=["accuracy"],
         )
     log.info(
@@ -181,9 +119,9 @@ def train_cell(
         history = model.fit(
             train,
             validation_data=validation,
-            epochs=settings["epochs"],
+            epochs=cell.epochs,
             shuffle=False,  # the pipeline reshuffles every epoch itself
-            callbacks=callbacks(model, settings, monitor, state, best_so_far),
+            callbacks=callbacks(model, cell, state, best_so_far),
             verbose=2,
         )
     except Exception as error:
@@ -208,8 +146,8 @@ def train_cell(
     epochs = pd.read_csv(state.history)
     best = best_row(epochs, monitor)
     summary = {
-        "status": "ok",
-        "best_epoch": int(epochs.loc[best, "epoch"]) + 1,
+        "status": status.OK,
+        "best_epoch": int(epochs.loc[best, "epoch"]) + 1,  # Keras counts from 0 internally
         "epochs_run": len(epochs),
         "resumed_after_epoch": done,
         "monitor": monitor,
@@ -250,7 +188,11 @@ class RunOutputs:
         self, model: Path, history: Path, params: Mapping[str, Any], summary: Mapping[str, Any]
     ) -> None:
         shutil.copyfile(model, self.model)
-        shutil.copyfile(history, self.history)
+        # Epochs numbered from 1, as Keras prints them and every other file counts them (the
+        # state's history keeps Keras' own 0-based index, which resuming relies on).
+        epochs = pd.read_csv(history)
+        epochs["epoch"] += 1
+        epochs.to_csv(self.history, index=False)
         Path(self.params).write_text(yaml.safe_dump(dict(params), sort_keys=False))
         Path(self.summary).write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -271,7 +213,7 @@ class RunOutputs:
             pd.DataFrame(columns=["epoch"]).to_csv(state.history, index=False)
         epochs_run = len(pd.read_csv(state.history))
         summary = {
-            "status": "failed",
+            "status": status.FAILED,
             "reason": reason,
             "epochs_run": epochs_run,
             "resumed_after_epoch": resumed_after,
@@ -282,16 +224,14 @@ class RunOutputs:
 
 
 def callbacks(
-    model: Any,
-    settings: Mapping[str, Any],
-    monitor: str,
-    state: TrainingState,
-    best_so_far: float | None,
+    model: Any, cell: CellSettings, state: TrainingState, best_so_far: float | None
 ) -> list[Any]:
     """Learning rate into the logs, best checkpoint by ``monitor`` (validation only, and
     best over all epochs after a resume), history, NaN guard, optional early stopping and
     plateau reduction, and last the per-epoch backup."""
     import keras
+
+    monitor = cell.monitor
 
     def log_learning_rate(epoch: int, logs: dict[str, Any]) -> None:
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
@@ -304,11 +244,11 @@ def callbacks(
         keras.callbacks.CSVLogger(str(state.history), append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
-    if settings.get("early_stopping") is not None:
-        chosen.append(keras.callbacks.EarlyStopping(monitor=monitor, **settings["early_stopping"]))
-    if settings.get("reduce_lr_on_plateau") is not None:
+    if cell.early_stopping is not None:
+        chosen.append(keras.callbacks.EarlyStopping(monitor=monitor, **cell.early_stopping))
+    if cell.reduce_lr_on_plateau is not None:
         chosen.append(
-            keras.callbacks.ReduceLROnPlateau(monitor=monitor, **settings["reduce_lr_on_plateau"])
+            keras.callbacks.ReduceLROnPlateau(monitor=monitor, **cell.reduce_lr_on_plateau)
         )
     # Last, so that an epoch counts as done only once its history row and checkpoint exist.
     chosen.append(keras.callbacks.BackupAndRestore(str(state.backup), double_checkpoint=True))
