@@ -27,7 +27,7 @@ def run_files(tmp_path):
         (folder / "train.json").write_text(json.dumps(summary))
         (folder / "metrics.json").write_text(json.dumps(metrics))
         pd.DataFrame(
-            {"epoch": [0, 1, 2], "accuracy": [0.1, 0.2, 0.3], "val_loss": [3.0, 2.0, 2.5]}
+            {"epoch": [1, 2, 3], "accuracy": [0.1, 0.2, 0.3], "val_loss": [3.0, 2.0, 2.5]}
         ).to_csv(folder / "history.csv", index=False)
         train.append(folder / "train.json")
         test.append(folder / "metrics.json")
@@ -56,7 +56,7 @@ def test_summary_gives_mean_std_and_n_per_cell(run_files):
     assert "train_seconds_mean" in summary.columns
 
 
-def test_histories_count_epochs_from_one(run_files):
+def test_histories_keep_the_runs_epochs_counted_from_one(run_files):
     _, _, history = run_files
     table = collect_histories(RUNS, history)
     assert len(table) == 12

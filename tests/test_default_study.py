@@ -49,6 +49,23 @@ def test_default_study_best_cell_reaches_097_mean_test_accuracy(default_study):
 
 
 @pytest.mark.slow
+def test_the_factor_effects_figure_draws_effects_csv(default_study, tmp_path):
+    """Figures only draw what the aggregate computed: the effects read back from the
+    figure's markers and interval lines are effects.csv's main effects, exactly."""
+    from ablate.results import figures
+
+    folder = default_study / "results" / STUDY
+    levels = {"level_a": str, "level_b": str}
+    effects = pd.read_csv(folder / "effects.csv", dtype=levels)
+    summary = pd.read_csv(folder / "summary.csv")
+    drawn = figures.factor_effects(effects, summary, tmp_path / "factor_effects.png")
+    main = effects[effects["term"] == "main"].reset_index(drop=True)
+    columns = ["factor_a", "level_a", "estimate", "ci_low", "ci_high"]
+    assert len(main) == 3
+    pd.testing.assert_frame_equal(figures.drawn_effects(drawn), main[columns], check_exact=True)
+
+
+@pytest.mark.slow
 def test_report_opens_in_chromium_with_every_figure_table_and_caption(default_study, tmp_path):
     report = tmp_path / "report.html"
     snakemake(default_study, "--report", str(report))

@@ -1,9 +1,12 @@
-"""The comparison figures: each writes one readable PNG and reports what it drew."""
+"""The comparison figures: each writes one readable PNG, reports what it drew, and draws the
+aggregate's numbers (summary.csv, effects.csv, level_means.csv), never its own."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,8 +14,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from ablate.results import figures as figures_package
+from ablate.results import statistics
+from ablate.results.aggregate import summarise
 from ablate.results.figures import (
     confusion_matrices,
+    drawn_effects,
     factor_effects,
     heatmap,
     interactions,
@@ -100,6 +107,24 @@ def make_history(runs: pd.DataFrame, epochs: int = 4, diverging: str | None = No
     return pd.DataFrame(rows)
 
 
+def aggregate(runs: pd.DataFrame, factors: list[str], baseline: str, folder: Path) -> dict:
+    """The aggregate's tables of ``runs``, written to CSV and read back as the figures
+    script reads them."""
+    cells = runs.drop_duplicates("cell").set_index("cell")
+    levels = cells.loc[baseline, factors].to_dict() if baseline in cells.index else {}
+    made = {
+        "summary": summarise(runs, factors, baseline),
+        "effects": statistics.factor_effects(runs, factors, levels),
+        "level_means": statistics.level_means(runs, factors),
+    }
+    text = dict.fromkeys(["cell", *factors, "level_a", "level_b"], str)
+    read = {}
+    for name, table in made.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+        read[name] = pd.read_csv(folder / f"{name}.csv", dtype=text)
+    return read
+
+
 def assert_png(path, min_width=300, min_height=150):
     assert path.is_file()
     with Image.open(path) as image:
@@ -134,7 +159,8 @@ def runs():
 
 def test_test_accuracy_leaves_failed_runs_out_and_marks_the_baseline(runs, tmp_path):
     path = tmp_path / "test_accuracy.png"
-    drawn = accuracy_figure(runs, BASELINE, path)
+    summary = aggregate(runs, list(GRID), BASELINE, tmp_path)["summary"]
+    drawn = accuracy_figure(summary, runs, path)
     assert_png(path)
 
     # the all-failed cell is not shown; the others are sorted best first
@@ -161,12 +187,18 @@ def test_test_accuracy_leaves_failed_runs_out_and_marks_the_baseline(runs, tmp_p
     assert drawn["baseline"] == BASELINE and drawn["baseline_mean"] == pytest.approx(0.80)
     assert drawn["note"].startswith("4 failed runs left out")  # 1 + all 3 of one cell
     assert ALL_FAILED in drawn["note"]
+    # exactly summary.csv's numbers
+    table = summary.set_index("cell").loc[drawn["cells"]]
+    assert drawn["mean"] == table["test_accuracy_mean"].tolist()
+    assert drawn["low"] == table["test_accuracy_ci_low"].tolist()
+    assert drawn["high"] == table["test_accuracy_ci_high"].tolist()
 
 
 def test_test_accuracy_uses_status_not_only_missing_metrics(tmp_path):
     runs = make_runs({"reg": ["a", "b"]}, seeds=(1, 2))
     runs.loc[0, "status"] = "failed"  # a failed run whose metrics were written anyway
-    drawn = accuracy_figure(runs, "reg-a", tmp_path / "t.png")
+    summary = aggregate(runs, ["reg"], "reg-a", tmp_path)["summary"]
+    drawn = accuracy_figure(summary, runs, tmp_path / "t.png")
     assert drawn["n"][drawn["cells"].index("reg-a")] == 1
     assert math.isnan(drawn["low"][drawn["cells"].index("reg-a")])  # one seed: no interval
     assert_png(tmp_path / "t.png")
@@ -174,12 +206,14 @@ def test_test_accuracy_uses_status_not_only_missing_metrics(tmp_path):
 
 def test_test_accuracy_when_the_baseline_or_everything_failed(tmp_path):
     runs = make_runs({"reg": ["a", "b"]}, failed={("reg-a", "*")})
-    drawn = accuracy_figure(runs, "reg-a", tmp_path / "t.png")
+    summary = aggregate(runs, ["reg"], "reg-a", tmp_path)["summary"]
+    drawn = accuracy_figure(summary, runs, tmp_path / "t.png")
     assert drawn["cells"] == ["reg-b"] and drawn["baseline"] is None
     assert_png(tmp_path / "t.png")
 
     runs = make_runs({"reg": ["a"]}, failed={("reg-a", "*")})
-    drawn = accuracy_figure(runs, "reg-a", tmp_path / "none.png")
+    summary = aggregate(runs, ["reg"], "reg-a", tmp_path)["summary"]
+    drawn = accuracy_figure(summary, runs, tmp_path / "none.png")
     assert drawn["cells"] == [] and drawn["baseline_mean"] is None
     assert_png(tmp_path / "none.png")
 
@@ -238,34 +272,84 @@ def test_train_validation_gap_without_the_columns_still_writes_a_png(tmp_path):
 # -- factors ----------------------------------------------------------------------------------
 
 
-def test_factor_effects_pool_levels(runs, tmp_path):
-    drawn = factor_effects(runs, list(GRID), tmp_path / "effects.png")
+EFFECT_VALUES = ["factor_a", "level_a", "estimate", "ci_low", "ci_high"]
+
+
+@pytest.mark.parametrize("failed", [(), ((PARTLY_FAILED, 3),)], ids=["all-ok", "one-failed"])
+def test_factor_effects_draw_exactly_the_main_effects_of_effects_csv(failed, tmp_path):
+    runs = make_runs(GRID, failed=set(failed))
+    # Noise per run, so that per-seed contrasts vary and the intervals have a width.
+    runs["test_accuracy"] += 0.004 * np.sin(np.arange(len(runs)))
+    tables = aggregate(runs, list(GRID), BASELINE, tmp_path)
+    drawn = factor_effects(tables["effects"], tables["summary"], tmp_path / "effects.png")
     assert_png(tmp_path / "effects.png")
-    table = drawn["table"].set_index(["factor", "level"])
-    # regularization 'dropout' only exists in the all-failed cell of 'none' augmentation
-    assert table.loc[("regularization", "dropout"), "n"] == 3
-    assert table.loc[("regularization", "dropout"), "mean"] == pytest.approx(0.85)
-    assert table.loc[("augmentation", "none"), "n"] == 6
+    assert drawn["kind"] == "main"
+    main = tables["effects"][tables["effects"]["term"] == "main"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(drawn_effects(drawn), main[EFFECT_VALUES], check_exact=True)
+    # and those are the grid's effects: +0.03 per augmentation step, +0.02 per regularization
+    drawn = drawn_effects(drawn)
+    assert drawn["estimate"].tolist() == pytest.approx([0.03, 0.02, 0.04], abs=0.01)
+    assert (drawn["ci_low"] < drawn["estimate"]).all()
+    assert (drawn["estimate"] < drawn["ci_high"]).all()
 
 
-def test_interactions_one_line_per_level_of_the_second_factor(runs, tmp_path):
-    drawn = interactions(runs, list(GRID), tmp_path / "interactions.png")
+def test_factor_effects_with_one_seed_draw_points_without_intervals(tmp_path):
+    runs = make_runs(GRID, seeds=(2,))
+    tables = aggregate(runs, list(GRID), BASELINE, tmp_path)
+    drawn = drawn_effects(factor_effects(tables["effects"], tables["summary"], tmp_path / "e.png"))
+    main = tables["effects"][tables["effects"]["term"] == "main"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(drawn, main[EFFECT_VALUES], check_exact=True)
+    assert drawn["ci_low"].isna().all() and drawn["estimate"].notna().all()
+    assert_png(tmp_path / "e.png")
+
+
+def test_factor_effects_of_a_one_at_a_time_design_draw_the_paired_differences(tmp_path):
+    runs = make_runs(GRID)
+    runs = runs[runs["cell"].isin([BASELINE, "augmentation-geometric__regularization-none",
+                                   "augmentation-none__regularization-bn"])]  # fmt: skip
+    tables = aggregate(runs, list(GRID), BASELINE, tmp_path)
+    assert tables["effects"].empty  # not a full factorial: no main effects
+    drawn = factor_effects(tables["effects"], tables["summary"], tmp_path / "effects.png")
+    assert_png(tmp_path / "effects.png")
+    assert drawn["kind"] == "vs_baseline"
+    compared = tables["summary"][~tables["summary"]["baseline"]].reset_index(drop=True)
+    expected = compared[["cell", "vs_baseline_difference", "vs_baseline_ci_low",
+                         "vs_baseline_ci_high"]]  # fmt: skip
+    expected.columns = ["cell", "estimate", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(drawn_effects(drawn), expected, check_exact=True)
+    assert drawn_effects(drawn)["estimate"].tolist() == pytest.approx([0.04, 0.03])
+
+
+def test_factor_effects_without_anything_to_compare_say_so(tmp_path):
+    runs = make_runs({"reg": ["a", "b"]}, failed={("reg-a", "*")})  # the baseline never ran
+    tables = aggregate(runs, ["reg"], "reg-a", tmp_path)
+    drawn = factor_effects(tables["effects"], tables["summary"], tmp_path / "effects.png")
+    assert drawn["kind"] is None and drawn_effects(drawn).empty
+    assert_png(tmp_path / "effects.png")
+
+
+def test_interactions_draw_the_pair_means_of_level_means_csv(runs, tmp_path):
+    means = aggregate(runs, list(GRID), BASELINE, tmp_path)["level_means"]
+    drawn = interactions(means, list(GRID), tmp_path / "interactions.png")
     assert_png(tmp_path / "interactions.png")
     assert drawn["pairs"] == [("augmentation", "regularization")]
-    table = drawn["table"].set_index(["a_level", "b_level"])
+    pairs = means[(means["term"] == "pair") & means["mean"].notna()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(drawn["table"], pairs, check_exact=True)
+    table = drawn["table"].set_index(["level_a", "level_b"])
     assert len(table) == 5  # the all-failed cell has no point
     point = table.loc[("none", "none")]
-    assert (point["mean"], point["n"]) == (pytest.approx(0.80), 3)
-    assert point["high"] - point["mean"] == pytest.approx(T_975_2 * 0.05 / math.sqrt(3))
-    assert table.loc[("geometric", "bn"), "n"] == 2
+    assert (point["mean"], point["n_seeds"]) == (pytest.approx(0.80), 3)
+    assert point["ci_high"] - point["mean"] == pytest.approx(T_975_2 * 0.05 / math.sqrt(3))
+    assert table.loc[("geometric", "bn"), "n_seeds"] == 2
 
 
 def test_interactions_with_three_factors_draw_every_pair(tmp_path):
     runs = make_runs({"a": ["x", "y"], "b": ["p", "q"], "c": ["u", "v", "w"]}, seeds=(1, 2))
-    drawn = interactions(runs, ["a", "b", "c"], tmp_path / "i.png")
+    means = aggregate(runs, ["a", "b", "c"], "a-x__b-p__c-u", tmp_path)["level_means"]
+    drawn = interactions(means, ["a", "b", "c"], tmp_path / "i.png")
     assert drawn["pairs"] == [("a", "b"), ("a", "c"), ("b", "c")]
-    assert drawn["table"].groupby(["a", "b"]).size().tolist() == [4, 6, 6]
-    assert drawn["table"]["n"].tolist()[:4] == [6, 6, 6, 6]  # pooled over the third factor
+    assert drawn["table"].groupby(["factor_a", "factor_b"]).size().tolist() == [4, 6, 6]
+    assert drawn["table"]["n_seeds"].tolist()[:4] == [2, 2, 2, 2]  # seeds, over the third
     assert_png(tmp_path / "i.png")
 
 
@@ -273,16 +357,18 @@ def test_interactions_with_three_factors_draw_every_pair(tmp_path):
 def test_fewer_than_two_factors_give_placeholders(tmp_path, factors):
     grid = {"reg": ["a", "b"]} if factors else {}
     runs = make_runs(grid)
-    assert interactions(runs, factors, tmp_path / "i.png")["pairs"] == []
-    assert heatmap(runs, factors, tmp_path / "h.png")["mean"] is None
-    effects = factor_effects(runs, factors, tmp_path / "f.png")
-    assert len(effects["table"]) == (2 if factors else 0)
+    tables = aggregate(runs, factors, "reg-a" if factors else "base", tmp_path)
+    assert interactions(tables["level_means"], factors, tmp_path / "i.png")["pairs"] == []
+    assert heatmap(tables["summary"], factors, tmp_path / "h.png")["mean"] is None
+    effects = factor_effects(tables["effects"], tables["summary"], tmp_path / "f.png")
+    assert len(drawn_effects(effects)) == (1 if factors else 0)
     for name in ("i", "h", "f"):
         assert_png(tmp_path / f"{name}.png")
 
 
 def test_heatmap_two_factors_annotated_with_means_and_seed_counts(runs, tmp_path):
-    drawn = heatmap(runs, list(GRID), tmp_path / "heatmap.png", baseline=BASELINE)
+    summary = aggregate(runs, list(GRID), BASELINE, tmp_path)["summary"]
+    drawn = heatmap(summary, list(GRID), tmp_path / "heatmap.png")
     assert_png(tmp_path / "heatmap.png")
     means, counts = drawn["mean"], drawn["n"]
     assert list(means.index) == ["none", "geometric"]
@@ -292,12 +378,27 @@ def test_heatmap_two_factors_annotated_with_means_and_seed_counts(runs, tmp_path
     assert math.isnan(means.loc["none", "dropout"]) and counts.loc["none", "dropout"] == 0
     assert counts.loc["geometric", "bn"] == 2
     assert drawn["baseline"] == (0, 0)
+    cell = summary.set_index("cell").loc[PARTLY_FAILED]
+    assert means.loc["geometric", "bn"] == cell["test_accuracy_mean"]  # summary.csv's number
 
 
 def test_heatmap_with_three_factors_is_a_placeholder(tmp_path):
     runs = make_runs({"a": ["x"], "b": ["p"], "c": ["u", "v"]})
-    assert heatmap(runs, ["a", "b", "c"], tmp_path / "h.png")["mean"] is None
+    summary = aggregate(runs, ["a", "b", "c"], "a-x__b-p__c-u", tmp_path)["summary"]
+    assert heatmap(summary, ["a", "b", "c"], tmp_path / "h.png")["mean"] is None
     assert_png(tmp_path / "h.png")
+
+
+def test_the_figures_import_no_statistics():
+    """Figures draw the aggregate's numbers: none of their modules may estimate its own."""
+    for module in Path(figures_package.__file__).parent.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported |= {f"{node.module}.{alias.name}" for alias in node.names}
+        assert not {name for name in imported if "scipy" in name or "statistics" in name}, module
 
 
 # -- confusion matrices and timing ------------------------------------------------------------
@@ -350,7 +451,8 @@ def test_confusion_matrices_with_120_classes_and_missing_files(tmp_path):
 
 
 def test_timing_means_over_successful_seeds(runs, tmp_path):
-    drawn = timing(runs, tmp_path / "timing.png")
+    summary = aggregate(runs, list(GRID), BASELINE, tmp_path)["summary"]
+    drawn = timing(summary, runs, tmp_path / "timing.png")
     assert_png(tmp_path / "timing.png")
     assert len(drawn["cells"]) == 5
     assert drawn["seconds"][BASELINE] == pytest.approx(20.0)
@@ -360,7 +462,10 @@ def test_timing_means_over_successful_seeds(runs, tmp_path):
 
 def test_timing_without_throughput_values(tmp_path):
     runs = make_runs({"reg": ["a", "b"]}).assign(images_per_second=math.nan)
-    drawn = timing(runs, tmp_path / "timing.png")  # no all-NaN warning (warnings are errors)
+    summary = aggregate(runs, ["reg"], "reg-a", tmp_path)["summary"]
+    drawn = timing(
+        summary, runs, tmp_path / "timing.png"
+    )  # no all-NaN warning (warnings are errors)
     assert math.isnan(drawn["images_per_second"]["reg-a"])
     assert drawn["seconds"]["reg-b"] == pytest.approx(20.0)
     assert_png(tmp_path / "timing.png")
@@ -372,9 +477,10 @@ def test_timing_without_throughput_values(tmp_path):
 def test_a_study_without_factors_draws_every_figure(tmp_path):
     runs = make_runs({})
     history = make_history(runs)
-    assert accuracy_figure(runs, "base", tmp_path / "a.png")["cells"] == ["base"]
+    summary = aggregate(runs, [], "base", tmp_path)["summary"]
+    assert accuracy_figure(summary, runs, tmp_path / "a.png")["cells"] == ["base"]
     assert learning_curves(history, "val_accuracy", tmp_path / "l.png")["cells"] == ["base"]
     assert train_validation_gap(history, tmp_path / "g.png")["cells"] == ["base"]
-    assert timing(runs, tmp_path / "t.png")["cells"] == ["base"]
+    assert timing(summary, runs, tmp_path / "t.png")["cells"] == ["base"]
     for name in "algt":
         assert_png(tmp_path / f"{name}.png")

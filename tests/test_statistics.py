@@ -7,12 +7,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from ablate import status
 from ablate.results.statistics import (
     COMPARISON_COLUMNS,
     EFFECT_COLUMNS,
+    MEAN_COLUMNS,
     cell_statistics,
     compare_with_baseline,
     factor_effects,
+    level_means,
     mean_ci,
 )
 
@@ -363,7 +366,53 @@ def test_one_seed_gives_nan_intervals_without_warnings():
     assert effects[["ci_low", "ci_high", "p_value"]].isna().all().all()
 
 
-def test_runs_without_a_status_column_count_as_successful():
-    runs = improved_runs().drop(columns="status")
-    assert compare_with_baseline(runs, BASE).loc[0, "n_pairs"] == 5
-    assert cell_statistics(runs, ["reg"])["failed"].tolist() == [0, 0]
+@pytest.mark.parametrize("outcome", [status.FAILED, status.NOT_RUN])
+def test_runs_that_did_not_succeed_count_nowhere_even_with_metrics(outcome):
+    runs = improved_runs()
+    chosen = (runs["cell"] == "reg-dropout") & (runs["seed"] == 1)
+    runs.loc[chosen, "status"] = outcome  # its metrics were written anyway
+    assert compare_with_baseline(runs, BASE).loc[0, "n_pairs"] == 4
+    assert cell_statistics(runs, ["reg"])["failed"].tolist() == [0, 1]
+    assert level_means(runs, ["reg"])["n_seeds"].tolist() == [5, 4]
+
+
+# level_means
+
+
+def test_level_means_are_per_seed_means_of_equal_weight_cells():
+    def accuracy(levels, seed):
+        a, b, c = (levels[f] == "on" for f in "abc")
+        return 0.5 + 0.1 * a + 0.05 * b + 0.02 * c + 0.04 * a * b + SEED_NOISE[seed]
+
+    runs = make_runs({f: ["off", "on"] for f in "abc"}, accuracy)
+    runs = fail(runs, "a-on_b-on_c-on", 5)
+    means = level_means(runs, ["a", "b", "c"])
+    assert list(means.columns) == MEAN_COLUMNS
+    assert means["term"].tolist() == ["level"] * 6 + ["pair"] * 12
+    # a=on: per seed the mean of its four cells; seed 5 is out (one of them failed)
+    per_seed = [0.6 + 0.025 + 0.01 + 0.02 + SEED_NOISE[seed] for seed in SEEDS[:4]]
+    a_on = row(means, term="level", factor_a="a", level_a="on")
+    assert a_on["n_seeds"] == 4 and pd.isna(a_on["factor_b"])
+    assert a_on["mean"] == pytest.approx(np.mean(per_seed))
+    assert (a_on["ci_low"], a_on["ci_high"]) == pytest.approx(t_interval(per_seed))
+    # a pair averages over the third factor; b=off does not involve the failed cell
+    pair = row(means, term="pair", factor_a="a", level_a="on", factor_b="b", level_b="off")
+    per_seed = [0.6 + 0.01 + SEED_NOISE[seed] for seed in SEEDS]
+    assert pair["n_seeds"] == 5 and pair["mean"] == pytest.approx(np.mean(per_seed))
+
+
+def test_level_means_of_two_factors_pair_up_as_the_cells_statistics():
+    runs = fail(additive_2x2(), "aug-geometric_reg-dropout", 3)
+    pairs = level_means(runs, ["aug", "reg"]).query("term == 'pair'")
+    cells = cell_statistics(runs, ["aug", "reg"])
+    assert pairs["mean"].tolist() == cells["test_accuracy_mean"].tolist()
+    assert pairs["ci_low"].tolist() == cells["test_accuracy_ci_low"].tolist()
+    assert pairs["n_seeds"].tolist() == cells["n"].tolist()
+
+
+def test_level_means_leave_out_pairs_the_design_lacks():
+    runs = additive_2x2()
+    runs = runs[runs["cell"] != "aug-geometric_reg-dropout"]  # one at a time
+    means = level_means(runs, ["aug", "reg"])
+    assert len(means.query("term == 'pair'")) == 3
+    assert level_means(runs, []).empty and list(level_means(runs, []).columns) == MEAN_COLUMNS

@@ -1,20 +1,16 @@
-import os
 import re
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-# The shared package lives in workflow/scripts/ablate. It goes first on the path of this
-# process and, through PYTHONPATH, of every job (local, conda or cluster), so that a job
-# runs this workflow's code even when another ablate (an editable install of another clone,
-# an older release) is installed in the environment: Snakemake's script preamble only
-# appends the scripts folder, after site-packages.
-SCRIPTS = str(Path(workflow.current_basedir).parent / "scripts")
-sys.path.insert(0, SCRIPTS)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [SCRIPTS, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
-)
+# The shared package lives in workflow/scripts/ablate: first on the path of this process,
+# and of every job (ablate.use_in_jobs), whatever other ablate is installed.
+sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
+
+import ablate
+
+ablate.use_in_jobs()
 
 from ablate import paths
 from ablate.partial import runs_without_result, summarise_finished

@@ -1,39 +1,45 @@
 rule aggregate:
     input:
-        train=run_paths("results/{study}/cells/{cell}/seed-{seed}/train.json"),
-        test=run_paths("results/{study}/cells/{cell}/seed-{seed}/test/metrics.json"),
-        history=run_paths("results/{study}/cells/{cell}/seed-{seed}/history.csv"),
-        manifest="results/{study}/data/manifest.csv",
+        train=run_paths(paths.TRAIN_SUMMARY),
+        test=run_paths(paths.TEST_METRICS),
+        history=run_paths(paths.HISTORY),
+        manifest=paths.MANIFEST,
     output:
         summary=report(
-            "results/{study}/summary.csv",
+            paths.SUMMARY,
             caption="../report/summary.rst",
             category="1. Summary and warnings",
             subcategory="Tables as files (download)",
         ),
         warnings=report(
-            "results/{study}/warnings.csv",
+            paths.WARNINGS,
             caption="../report/warnings.rst",
             category="1. Summary and warnings",
             subcategory="Tables as files (download)",
         ),
         effects=report(
-            "results/{study}/effects.csv",
+            paths.EFFECTS,
             caption="../report/effects.rst",
             category="1. Summary and warnings",
             subcategory="Tables as files (download)",
         ),
         runs=report(
-            "results/{study}/runs.csv",
+            paths.RUNS,
             caption="../report/runs.rst",
             category="1. Summary and warnings",
             subcategory="Tables as files (download)",
         ),
-        history="results/{study}/history.csv",
+        level_means=report(
+            paths.LEVEL_MEANS,
+            caption="../report/level_means.rst",
+            category="1. Summary and warnings",
+            subcategory="Tables as files (download)",
+        ),
+        history=paths.STUDY_HISTORY,
     log:
-        "results/{study}/logs/aggregate.log",
+        paths.log("aggregate"),
     benchmark:
-        "results/{study}/benchmarks/aggregate.tsv"
+        paths.benchmark("aggregate")
     conda:
         "../../envs/ablate.yaml"
     params:
@@ -49,37 +55,37 @@ rule aggregate:
 
 rule tables:
     input:
-        summary="results/{study}/summary.csv",
-        warnings="results/{study}/warnings.csv",
-        effects="results/{study}/effects.csv",
-        runs="results/{study}/runs.csv",
+        summary=paths.SUMMARY,
+        warnings=paths.WARNINGS,
+        effects=paths.EFFECTS,
+        runs=paths.RUNS,
     output:
         summary=report(
-            "results/{study}/tables/summary.html",
+            paths.table("summary"),
             caption="../report/summary.rst",
             category="1. Summary and warnings",
             subcategory="Tables",
         ),
         warnings=report(
-            "results/{study}/tables/warnings.html",
+            paths.table("warnings"),
             caption="../report/warnings.rst",
             category="1. Summary and warnings",
             subcategory="Tables",
         ),
         effects=report(
-            "results/{study}/tables/effects.html",
+            paths.table("effects"),
             caption="../report/effects.rst",
             category="1. Summary and warnings",
             subcategory="Tables",
         ),
         runs=report(
-            "results/{study}/tables/runs.html",
+            paths.table("runs"),
             caption="../report/runs.rst",
             category="1. Summary and warnings",
             subcategory="Tables",
         ),
     log:
-        "results/{study}/logs/tables.log",
+        paths.log("tables"),
     conda:
         "../../envs/ablate.yaml"
     params:
@@ -91,19 +97,19 @@ rule tables:
 rule describe:
     output:
         yaml=report(
-            "results/{study}/study.yaml",
+            paths.DESCRIPTION,
             caption="../report/study.rst",
             category="1. Summary and warnings",
             subcategory="Tables as files (download)",
         ),
         html=report(
-            "results/{study}/tables/study.html",
+            paths.table("study"),
             caption="../report/study.rst",
             category="1. Summary and warnings",
             subcategory="Tables",
         ),
     log:
-        "results/{study}/logs/describe.log",
+        paths.log("describe"),
     conda:
         "../../envs/ablate.yaml"
     params:
@@ -115,66 +121,66 @@ rule describe:
 
 rule figures:
     input:
-        runs="results/{study}/runs.csv",
-        history="results/{study}/history.csv",
-        confusion=run_paths(
-            "results/{study}/cells/{cell}/seed-{seed}/test/confusion_matrix.csv"
-        ),
+        runs=paths.RUNS,
+        summary=paths.SUMMARY,
+        effects=paths.EFFECTS,
+        level_means=paths.LEVEL_MEANS,
+        history=paths.STUDY_HISTORY,
+        confusion=run_paths(paths.CONFUSION),
     output:
         test_accuracy=report(
-            "results/{study}/figures/test_accuracy.png",
+            paths.figure("test_accuracy"),
             caption="../report/test_accuracy.rst",
             category="2. Comparison of cells",
         ),
         factor_effects=report(
-            "results/{study}/figures/factor_effects.png",
+            paths.figure("factor_effects"),
             caption="../report/factor_effects.rst",
             category="2. Comparison of cells",
         ),
         interactions=report(
-            "results/{study}/figures/interactions.png",
+            paths.figure("interactions"),
             caption="../report/interactions.rst",
             category="2. Comparison of cells",
         ),
         heatmap=report(
-            "results/{study}/figures/heatmap.png",
+            paths.figure("heatmap"),
             caption="../report/heatmap.rst",
             category="2. Comparison of cells",
         ),
         val_accuracy=report(
-            "results/{study}/figures/val_accuracy.png",
+            paths.figure("val_accuracy"),
             caption="../report/val_accuracy.rst",
             category="3. Learning curves",
         ),
         val_loss=report(
-            "results/{study}/figures/val_loss.png",
+            paths.figure("val_loss"),
             caption="../report/val_loss.rst",
             category="3. Learning curves",
         ),
         train_validation_gap=report(
-            "results/{study}/figures/train_validation_gap.png",
+            paths.figure("train_validation_gap"),
             caption="../report/train_validation_gap.rst",
             category="3. Learning curves",
         ),
         confusion_matrices=report(
-            "results/{study}/figures/confusion_matrices.png",
+            paths.figure("confusion_matrices"),
             caption="../report/confusion_matrices.rst",
             category="4. Errors per class",
         ),
         timing=report(
-            "results/{study}/figures/timing.png",
+            paths.figure("timing"),
             caption="../report/timing.rst",
             category="5. Time and throughput",
         ),
     log:
-        "results/{study}/logs/figures.log",
+        paths.log("figures"),
     benchmark:
-        "results/{study}/benchmarks/figures.tsv"
+        paths.benchmark("figures")
     conda:
         "../../envs/ablate.yaml"
     params:
         runs=run_table(),
         factors=STUDY.factors,
-        baseline=STUDY.baseline,
     script:
         "../scripts/figures.py"

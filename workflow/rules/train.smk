@@ -38,6 +38,7 @@ rule evaluate:
         metrics=paths.TEST_METRICS,
         per_class=paths.PER_CLASS,
         confusion=paths.CONFUSION,
+        predictions=paths.PREDICTIONS,
     log:
         paths.log("evaluate", per="run"),
     benchmark:

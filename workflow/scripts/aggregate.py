@@ -1,10 +1,12 @@
 """Tidy tables of the whole study: per run, per cell (over seeds), per epoch, the effects of
-the factors, and the warnings; a partial study (failed cells) is summarised too."""
+the factors, the means per factor level, and the warnings; a partial study (failed cells) is
+summarised too. Every statistic of the study is computed here; the figures only draw them."""
 
 import sys
 
 import pandas as pd
 
+from ablate import status
 from ablate.logs import log_to
 from ablate.results import checks, statistics
 from ablate.results.aggregate import collect_histories, collect_runs, summarise
@@ -25,9 +27,11 @@ with log_to(snakemake.log[0]) as log:
     effects = statistics.factor_effects(
         runs, params.factors, params.baseline_levels, "test_accuracy"
     )
+    level_means = statistics.level_means(runs, params.factors, "test_accuracy")
     runs.to_csv(output.runs, index=False)
     summary.to_csv(output.summary, index=False)
     effects.to_csv(output.effects, index=False)
+    level_means.to_csv(output.level_means, index=False)
     warnings.to_csv(output.warnings, index=False)
     history.to_csv(output.history, index=False)
     log.info("summary:\n%s", summary.to_string())
@@ -35,7 +39,7 @@ with log_to(snakemake.log[0]) as log:
         log.warning("%s %s: %s", row.cell or "study", row.check, row.message)
     if missing := checks.missing_cells(runs):
         log.warning("cells without any result: %s", ", ".join(missing))
-    if not (runs["status"] == "ok").any():
+    if status.ok(runs).empty:
         raise RuntimeError("no run finished: nothing to compare (reasons in the log above).")
 
 if len(warnings):

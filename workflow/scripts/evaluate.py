@@ -15,4 +15,5 @@ with log_to(snakemake.log[0]):
         metrics_path=snakemake.output.metrics,
         per_class_path=snakemake.output.per_class,
         confusion_path=snakemake.output.confusion,
+        predictions_path=snakemake.output.predictions,
     )

@@ -1,24 +1,28 @@
-"""Draw the comparison figures from the aggregated tables."""
+"""Draw the study's figures from the aggregate's tables (they compute nothing themselves)."""
 
 import pandas as pd
 
 from ablate.logs import log_to
 from ablate.results import figures
 
-params, output = snakemake.params, snakemake.output
+source, params, output = snakemake.input, snakemake.params, snakemake.output
+levels = dict.fromkeys(params.factors, str)  # level names stay text ("1" is not 1)
 with log_to(snakemake.log[0]):
-    runs = pd.read_csv(snakemake.input.runs, dtype={"cell": str})
-    history = pd.read_csv(snakemake.input.history, dtype={"cell": str})
+    runs = pd.read_csv(source.runs, dtype={"cell": str, **levels})
+    summary = pd.read_csv(source.summary, dtype={"cell": str, **levels})
+    effects = pd.read_csv(source.effects, dtype={"level_a": str, "level_b": str})
+    level_means = pd.read_csv(source.level_means, dtype={"level_a": str, "level_b": str})
+    history = pd.read_csv(source.history, dtype={"cell": str})
     confusion = {
         (run["cell"], run["seed"]): path
-        for run, path in zip(params.runs, snakemake.input.confusion, strict=True)
+        for run, path in zip(params.runs, source.confusion, strict=True)
     }
-    figures.test_accuracy(runs, params.baseline, output.test_accuracy)
-    figures.factor_effects(runs, params.factors, output.factor_effects)
-    figures.interactions(runs, params.factors, output.interactions)
-    figures.heatmap(runs, params.factors, output.heatmap, baseline=params.baseline)
+    figures.test_accuracy(summary, runs, output.test_accuracy)
+    figures.factor_effects(effects, summary, output.factor_effects)
+    figures.interactions(level_means, params.factors, output.interactions)
+    figures.heatmap(summary, params.factors, output.heatmap)
     figures.learning_curves(history, "val_accuracy", output.val_accuracy, runs=runs)
     figures.learning_curves(history, "val_loss", output.val_loss, runs=runs)
     figures.train_validation_gap(history, output.train_validation_gap, runs=runs)
     figures.confusion_matrices(runs, confusion, output.confusion_matrices)
-    figures.timing(runs, output.timing)
+    figures.timing(summary, runs, output.timing)

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from ablate import status
 from ablate.logs import log_to
 from ablate.results import tables
 
@@ -41,5 +42,5 @@ with log_to(snakemake.log[0]):
         output.runs,
         f"Study {study}: every run",
         "One row per cell x seed; failed runs are highlighted with their reason.",
-        flagged=runs["status"] != "ok",
+        flagged=runs["status"] != status.OK,
     )

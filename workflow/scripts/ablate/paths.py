@@ -31,6 +31,7 @@ TRAIN_SUMMARY = RUN + "/train.json"
 TEST_METRICS = RUN + "/test/metrics.json"
 PER_CLASS = RUN + "/test/per_class.csv"
 CONFUSION = RUN + "/test/confusion_matrix.csv"
+PREDICTIONS = RUN + "/test/predictions.csv"  # one row per test image: paired comparisons
 # Progress of an unfinished train job: outside the declared outputs, which Snakemake
 # deletes when a job fails.
 STATE = STUDY + "/state/{cell}/seed-{seed}"
@@ -81,3 +82,17 @@ def has_result(study: str, cell: str, seed: int | str, root: str | Path = ".") -
         Path(root, fill(pattern, study=study, cell=cell, seed=seed)).exists()
         for pattern in RESULT_FILES
     )
+
+
+# Results stage, appended: the per-level means the interaction plot draws.
+LEVEL_MEANS = STUDY + "/level_means.csv"
+
+
+def figure(name: str) -> str:
+    """Pattern of the figure ``name`` (``{study}`` left as a wildcard)."""
+    return fill(FIGURE, name=name)
+
+
+def table(name: str) -> str:
+    """Pattern of the HTML table ``name`` (``{study}`` left as a wildcard)."""
+    return fill(TABLE, name=name)

@@ -10,9 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from ablate.results import checks
-
-from ablate.results import statistics
+from ablate import status
+from ablate.results import checks, statistics
 
 
 def collect_runs(
@@ -24,19 +23,20 @@ def collect_runs(
 ) -> pd.DataFrame:
     """One row per cell x seed. ``runs[i]`` ({cell, seed, levels}) describes the i-th files.
     A failed run keeps its row, with its reason and empty metrics; so does each of the
-    ``not_run`` runs (a partial study), with status "not_run"."""
+    ``not_run`` runs (a partial study), with status ``NOT_RUN``."""
     rows = []
     for run, train_path, test_path in zip(runs, train_summaries, test_metrics, strict=True):
         train = json.loads(Path(train_path).read_text())
         test = json.loads(Path(test_path).read_text())
-        status = "ok" if train.get("status", "ok") == "ok" else "failed"
+        # A train.json without a status (written before it had one) records a success.
+        succeeded = status.succeeded({"status": status.OK, **train})
         rows.append(
             {
                 "study": study,
                 "cell": run["cell"],
                 **run["levels"],
                 "seed": run["seed"],
-                "status": status,
+                "status": status.OK if succeeded else status.FAILED,
                 "reason": train.get("reason", ""),
                 "test_accuracy": test.get("accuracy"),
                 "test_loss": test.get("loss"),
@@ -56,7 +56,7 @@ def collect_runs(
     for run in not_run:
         reason = "not finished: its job failed or has not run; run snakemake to train it"
         rows.append({"study": study, "cell": run["cell"], **run["levels"], "seed": run["seed"],
-                     "status": "not_run", "reason": reason})  # fmt: skip
+                     "status": status.NOT_RUN, "reason": reason})  # fmt: skip
     table = pd.DataFrame(rows)
     # Failed runs have no values: keep these columns numeric (NaN) rather than object.
     numeric = [*statistics.METRICS, "test_images", "epochs_run", "best_val_loss",
@@ -91,7 +91,6 @@ def collect_histories(
     frames = []
     for run, path in zip(runs, histories, strict=True):
         history = pd.read_csv(path)
-        history["epoch"] += 1  # Keras' CSVLogger counts from 0
         frames.append(history.assign(cell=run["cell"], seed=run["seed"], **run["levels"]))
     if not frames:  # a partial study in which nothing has finished yet
         return pd.DataFrame(columns=["cell", "seed", "epoch"])

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from ablate import status
+
 COLUMNS = ["cell", "seed", "check", "message"]
 Row = tuple[str, Any, str, str]
 
@@ -34,17 +36,17 @@ def study_warnings(
 
 
 def failed_runs(runs: pd.DataFrame) -> Iterator[Row]:
-    for run in runs[runs["status"] == "failed"].itertuples():
-        yield run.cell, run.seed, "failed", f"seed {run.seed} failed: {run.reason}"
-    for run in runs[runs["status"] == "not_run"].itertuples():
-        yield run.cell, run.seed, "not_run", f"seed {run.seed} has no result: {run.reason}"
+    for run in runs[runs["status"] == status.FAILED].itertuples():
+        yield run.cell, run.seed, status.FAILED, f"seed {run.seed} failed: {run.reason}"
+    for run in runs[runs["status"] == status.NOT_RUN].itertuples():
+        yield run.cell, run.seed, status.NOT_RUN, f"seed {run.seed} has no result: {run.reason}"
     for cell in missing_cells(runs):
         yield cell, None, "no_result", "no seed finished: the cell has no test results"
 
 
 def finished_seeds(runs: pd.DataFrame) -> pd.Series:
     """Per cell (in order of appearance): how many of its seeds finished."""
-    return (runs["status"] == "ok").groupby(runs["cell"], sort=False).sum()
+    return (runs["status"] == status.OK).groupby(runs["cell"], sort=False).sum()
 
 
 def missing_cells(runs: pd.DataFrame) -> list[str]:
@@ -68,7 +70,7 @@ def missing_seeds(runs: pd.DataFrame) -> Iterator[Row]:
 def test_set_use(runs: pd.DataFrame, manifest: pd.DataFrame) -> Iterator[Row]:
     """Model selection must see train and validation only; the test images must not be
     byte-identical copies of images the model trained or was selected on."""
-    for run in runs[runs["status"] == "ok"].itertuples():
+    for run in status.ok(runs).itertuples():
         read = str(run.splits_read).split(";")
         if "test" in read:
             yield run.cell, run.seed, "test_set_use", "training read the test split"
@@ -93,7 +95,7 @@ def divergence(runs: pd.DataFrame, history: pd.DataFrame, gap: float) -> Iterato
     the training images but not the task (S5's shared BatchNorm layer: 0.907 vs 0.10)."""
     if history.empty or not {"accuracy", "val_accuracy"} <= set(history.columns):
         return
-    ok = runs.loc[runs["status"] == "ok", ["cell", "seed"]]
+    ok = status.ok(runs)[["cell", "seed"]]
     last = history.sort_values("epoch").groupby(["cell", "seed"], sort=False).tail(1)
     last = last.merge(ok, on=["cell", "seed"])
     for row in last.itertuples():
@@ -108,7 +110,8 @@ def divergence(runs: pd.DataFrame, history: pd.DataFrame, gap: float) -> Iterato
 def best_epoch_is_last(runs: pd.DataFrame) -> Iterator[Row]:
     """The kept epoch is the last one: validation was still improving, so the cell is
     probably under-trained and its comparison with the others unfair."""
-    ok = runs[(runs["status"] == "ok") & (runs["epochs_run"] > 1)]
+    ok = status.ok(runs)
+    ok = ok[ok["epochs_run"] > 1]
     for run in ok[ok["best_epoch"] == ok["epochs_run"]].itertuples():
         yield (
             run.cell, run.seed, "best_epoch_is_last",

@@ -2,7 +2,7 @@
 
 Every seed trains on the same data split, so runs of different cells with the same seed are
 paired: comparisons are computed per seed and the seeds are the replicates. Only successful runs
-(status "ok") with a value for the metric count. Intervals are Student's t intervals with n - 1
+(``status.ok``) with a value for the metric count. Intervals are Student's t intervals with n - 1
 degrees of freedom; with fewer than two values the spread, interval and p-value are NaN instead
 of an error or a warning, so a one-seed smoke study still aggregates.
 """
@@ -19,40 +19,21 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from ablate import status
+
 CONFIDENCE = 0.95
 ALPHA = 0.05  # "significant" means p < ALPHA
 
 # Per-run values summarised over seeds in summary.csv.
-METRICS = (
-    "test_accuracy",
-    "test_loss",
-    "test_macro_f1",
-    "best_epoch",
-    "train_seconds",
-    "images_per_second",
-)
-COMPARISON_COLUMNS = [
-    "n_pairs",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "effect_size_dz",
-    "significant",
-]
-EFFECT_COLUMNS = [
-    "term",
-    "factor_a",
-    "level_a",
-    "factor_b",
-    "level_b",
-    "reference",
-    "n_seeds",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-]
+METRICS = ("test_accuracy", "test_loss", "test_macro_f1", "best_epoch", "train_seconds",
+           "images_per_second")  # fmt: skip
+COMPARISON_COLUMNS = ["n_pairs", "difference", "ci_low", "ci_high", "p_value",
+                      "effect_size_dz", "significant"]  # fmt: skip
+# effects.csv (factor_effects) and level_means.csv (level_means): one row per term.
+EFFECT_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "reference",
+                  "n_seeds", "estimate", "ci_low", "ci_high", "p_value"]  # fmt: skip
+MEAN_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "n_seeds", "mean",
+                "ci_low", "ci_high"]  # fmt: skip
 
 # Spreads below this (relative to the values' size, at least 1) are floating-point rounding,
 # e.g. per-seed differences 0.52 - 0.50 and 0.62 - 0.60: treated as zero so that a constant
@@ -102,13 +83,6 @@ def _p_value(values: ArrayLike) -> float:
     return float(stats.ttest_1samp(x, 0.0).pvalue)
 
 
-def _succeeded(runs: pd.DataFrame) -> pd.Series:
-    """Rows of successful runs; a table without a status column holds only successful runs."""
-    if "status" not in runs.columns:
-        return pd.Series(True, index=runs.index)
-    return runs["status"] == "ok"
-
-
 def _cells(runs: pd.DataFrame) -> list:
     return list(pd.unique(runs["cell"]))
 
@@ -120,8 +94,8 @@ def _cell_levels(runs: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
 
 def _by_seed(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The metric as seed x cell; NaN where a run failed, is missing or has no value."""
-    ok = runs[_succeeded(runs) & runs[metric].notna()]
-    table = ok.pivot(index="seed", columns="cell", values=metric)
+    ok = status.ok(runs)
+    table = ok[ok[metric].notna()].pivot(index="seed", columns="cell", values=metric)
     return table.reindex(columns=_cells(runs)).astype(float)
 
 
@@ -142,10 +116,9 @@ def cell_statistics(
     columns = ["cell", *factors, "n", "failed"]
     for metric in metrics:
         columns += [f"{metric}_{stat}" for stat in ("mean", "std", "ci_low", "ci_high")]
-    ok = _succeeded(runs)
     rows = []
     for cell, group in runs.groupby("cell", sort=False):
-        good = group[ok.loc[group.index]]
+        good = status.ok(group)
         row = {"cell": cell, **group.iloc[0][factors].to_dict()}
         row["n"] = len(good)
         row["failed"] = len(group) - len(good)
@@ -224,10 +197,15 @@ def _complete_seeds(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     return _by_seed(runs, metric).dropna()
 
 
+def _with_levels(cells: pd.DataFrame, fixed: Mapping[str, str]) -> pd.Index:
+    """The cells that have the given levels."""
+    mask = np.logical_and.reduce([cells[factor] == level for factor, level in fixed.items()])
+    return cells.index[mask]
+
+
 def _cell_mean(table: pd.DataFrame, cells: pd.DataFrame, fixed: Mapping[str, str]) -> np.ndarray:
     """Per seed: mean over the cells with the given levels, equal weight per cell."""
-    mask = np.logical_and.reduce([cells[factor] == level for factor, level in fixed.items()])
-    return table.loc[:, cells.index[mask]].mean(axis=1).to_numpy()
+    return table.loc[:, _with_levels(cells, fixed)].mean(axis=1).to_numpy()
 
 
 def _effect_row(term: str, a: tuple, b: tuple, reference: str, per_seed: np.ndarray) -> dict:
@@ -300,3 +278,46 @@ def factor_effects(
                 a, b = (factor_a, level_a), (factor_b, level_b)
                 rows.append(_effect_row("interaction", a, b, reference, per_seed))
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS).astype({"n_seeds": int})
+
+
+def level_means(
+    runs: pd.DataFrame, factors: Sequence[str], metric: str = "test_accuracy"
+) -> pd.DataFrame:
+    """Mean of the metric at each level of each factor (term "level") and at each pair of
+    levels of two factors that some cell has (term "pair"): per seed the mean over the cells
+    with those levels, equal weight per cell, summarised over the seeds where all of them
+    succeeded (t interval). A pair of a two-factor study is one cell: its mean is the cell's.
+    Outside a full grid the levels are confounded with the other factors': descriptive only.
+    For "level" rows factor_b and level_b are empty.
+    """
+    factors = list(factors)
+    if not factors or runs.empty:
+        return pd.DataFrame(columns=MEAN_COLUMNS)
+    cells = _cell_levels(runs, factors)
+    table = _by_seed(runs, metric)
+    levels = {factor: list(pd.unique(cells[factor])) for factor in factors}
+    terms = [("level", {factor: level}) for factor in factors for level in levels[factor]]
+    for factor_a, factor_b in itertools.combinations(factors, 2):
+        for level_a, level_b in itertools.product(levels[factor_a], levels[factor_b]):
+            terms.append(("pair", {factor_a: level_a, factor_b: level_b}))
+    rows = []
+    for term, fixed in terms:
+        chosen = _with_levels(cells, fixed)
+        if chosen.empty:  # a combination the design leaves out
+            continue
+        summary = mean_ci(table.loc[:, chosen].dropna().mean(axis=1))
+        (factor_a, level_a), (factor_b, level_b) = [*fixed.items(), (None, None)][:2]
+        rows.append(
+            {
+                "term": term,
+                "factor_a": factor_a,
+                "level_a": level_a,
+                "factor_b": factor_b,
+                "level_b": level_b,
+                "n_seeds": summary.n,
+                "mean": summary.mean,
+                "ci_low": summary.ci_low,
+                "ci_high": summary.ci_high,
+            }
+        )
+    return pd.DataFrame(rows, columns=MEAN_COLUMNS).astype({"n_seeds": int})
