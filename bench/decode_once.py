@@ -202,8 +202,9 @@ def main() -> None:
             "pipelines on two CPU cores: they alone deliver the figure in the last row, so "
             "neither target can be met on this machine with augmentation on. Without it the "
             "cached input meets both. On a GPU machine the same layers can run on the GPU "
-            "(Keras' advice: as part of the model); that placement is not built yet and has "
-            "not been measured.",
+            "(Keras' advice: as part of the model: `augmentation_placement: model`, the "
+            "default `auto` on a GPU; not measured on a GPU yet), and `random_affine` "
+            "resamples once instead of three times (see its section below).",
             "",
             "A 4-cell study on the same JPEGs (the default study's model; augmentation "
             "{none, geometric} x regularization {none, dropout}) at 224x224, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,35 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 def planned_jobs(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards, threads and resources) of every job in a dry run's output."""
     return parse_dry_run(result.stdout + result.stderr)
+
+
+def gpu_count() -> int:
+    """GPUs that TensorFlow can use here, found without importing TensorFlow: NVIDIA GPUs
+    that nvidia-smi lists (limited by CUDA_VISIBLE_DEVICES where set), and 0 where the
+    installed TensorFlow is the CPU-only build (tensorflow-cpu, no `tensorflow` package)."""
+    from importlib import metadata
+
+    from ablate.train.gpu_slots import gpu_indices
+
+    try:
+        metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        return 0
+    indices = gpu_indices()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        indices = [index for index in visible.split(",") if index.strip() in indices]
+    return len(indices)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`gpu` tests run only where TensorFlow has a GPU; `no_gpu` tests (which assume
+    TensorFlow sees none) only where it has none."""
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    cpu_tests = [item for item in items if item.get_closest_marker("no_gpu")]
+    if not gpu_tests and not cpu_tests:
+        return
+    gpus = gpu_count()
+    for item in gpu_tests if gpus == 0 else cpu_tests:
+        reason = "needs a GPU" if gpus == 0 else f"assumes no GPU; {gpus} here"
+        item.add_marker(pytest.mark.skip(reason=reason))

@@ -2,9 +2,15 @@ import json
 
 import pandas as pd
 import pytest
+from synthetic import outcomes_of
 
 from ablate.results.aggregate import collect_histories, collect_runs, summarise
 from ablate.results.checks import missing_cells
+
+
+def summary_of(runs):
+    return summarise(runs, ["reg"], "reg-none", outcomes_of(runs), 0.005)
+
 
 RUNS = [
     {"cell": cell, "seed": seed, "levels": {"reg": level}}
@@ -47,7 +53,7 @@ def test_one_row_per_cell_and_seed_with_factor_columns(run_files):
 
 def test_summary_gives_mean_std_and_n_per_cell(run_files):
     train, test, _ = run_files
-    summary = summarise(collect_runs("s", RUNS, train, test), ["reg"], baseline="reg-none")
+    summary = summary_of(collect_runs("s", RUNS, train, test))
     first = summary.set_index("cell").loc["reg-none"]
     assert first["test_accuracy_mean"] == pytest.approx(0.55)
     assert first["test_accuracy_std"] == pytest.approx(0.0707107, rel=1e-5)
@@ -82,7 +88,7 @@ def test_a_failed_run_keeps_its_row_with_the_reason_and_no_metrics(run_files, tm
     assert runs["status"].tolist() == ["ok", "ok", "ok", "failed"]
     assert runs.loc[3, "reason"] == "loss became NaN in epoch 2"
     assert runs.loc[3, ["test_accuracy", "best_epoch", "train_seconds"]].isna().all()
-    summary = summarise(runs, ["reg"], baseline="reg-none").set_index("cell")
+    summary = summary_of(runs).set_index("cell")
     assert summary.loc["reg-dropout", "n"] == 1 and summary.loc["reg-dropout", "failed"] == 1
     assert summary.loc["reg-dropout", "test_accuracy_mean"] == pytest.approx(0.7)
     assert missing_cells(runs) == []
@@ -92,15 +98,19 @@ def test_a_failed_run_keeps_its_row_with_the_reason_and_no_metrics(run_files, tm
 
 def test_summary_has_intervals_and_the_paired_comparison_with_the_baseline(run_files):
     train, test, _ = run_files
-    summary = summarise(collect_runs("s", RUNS, train, test), ["reg"], baseline="reg-none")
+    summary = summary_of(collect_runs("s", RUNS, train, test))
     dropout = summary.set_index("cell").loc["reg-dropout"]
-    # test accuracy 0.7 and 0.8 over two seeds: t(0.975, 1) = 12.706
-    half_width = 12.7062047 * 0.0707107 / 2**0.5
-    assert dropout["test_accuracy_ci_low"] == pytest.approx(0.75 - half_width, rel=1e-5)
-    assert dropout["test_accuracy_ci_high"] == pytest.approx(0.75 + half_width, rel=1e-5)
-    # seed 1: 0.7 - 0.5, seed 2: 0.8 - 0.6: the same +0.2 twice, so no spread and no p
+    # test accuracy 0.7 and 0.8 over two seeds and 1,000 test images: inside [0, 1]
+    low, high = dropout["test_accuracy_ci_low"], dropout["test_accuracy_ci_high"]
+    assert 0.6 < low < 0.75 < high < 0.9
+    # seed 1: 0.7 - 0.5, seed 2: 0.8 - 0.6: +0.2 in both, but each cell's two seeds lie 10
+    # points apart: two seeds cannot tell that from training randomness
     assert dropout["vs_baseline_n_pairs"] == 2
     assert dropout["vs_baseline_difference"] == pytest.approx(0.2)
+    assert dropout["vs_baseline_verdict"] == "undecided"
+    # ... and they disagree on 200 of 1,000 images: no number of seeds settles half a point
+    assert dropout["vs_baseline_advice"].startswith("no number of seeds tells a 0.5-point")
+    assert summary.set_index("cell").loc["reg-none", "vs_baseline_advice"] == ""
     assert list(summary.columns[:4]) == ["study", "cell", "reg", "baseline"]
 
 
@@ -111,6 +121,23 @@ def test_runs_not_finished_in_a_partial_study_get_a_row_each(run_files):
     assert runs["status"].tolist() == ["ok"] * 4 + ["not_run"]
     assert runs.loc[4, ["cell", "reg", "seed"]].tolist() == ["reg-dropout", "dropout", 3]
     assert "has not run" in runs.loc[4, "reason"] and pd.isna(runs.loc[4, "test_accuracy"])
-    summary = summarise(runs, ["reg"], baseline="reg-none").set_index("cell")
+    summary = summary_of(runs).set_index("cell")
     assert (summary.loc["reg-dropout", "n"], summary.loc["reg-dropout", "failed"]) == (2, 1)
     assert collect_histories([], []).empty  # nothing finished yet
+
+
+def test_a_partial_look_before_any_run_finished_lists_every_run_as_not_run():
+    from ablate.results.checks import study_warnings
+
+    not_run = [{"cell": cell, "seed": seed, "levels": {"reg": cell.removeprefix("reg-")}}
+               for cell in ("reg-none", "reg-dropout") for seed in (1, 2)]  # fmt: skip
+    runs = collect_runs("s", [], [], [], not_run=not_run)
+    assert runs["status"].tolist() == ["not_run"] * 4
+    assert "epochs_run" in runs and runs["test_accuracy"].isna().all()
+    history = collect_histories([], [])
+    manifest = pd.DataFrame(columns=["file", "class", "split", "sha256"])
+    warnings = study_warnings(runs, history, manifest, 0.25)
+    assert (warnings["check"] == "not_run").sum() == 4
+    summary = summary_of(runs)
+    assert summary["n"].tolist() == [0, 0] and summary["failed"].tolist() == [2, 2]
+    assert summary.loc[1, "vs_baseline_verdict"] == "undecided"

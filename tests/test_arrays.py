@@ -86,3 +86,37 @@ def test_mismatched_array_files_are_named(split, tmp_path):
     np.save(tmp_path / "labels.npy", labels[:-1])
     with pytest.raises(ValueError, match="delete both and run again"):
         load_arrays(split / "test-images.npy", tmp_path / "labels.npy")
+
+
+def test_an_image_changed_after_the_split_stops_decode_by_name(split, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(split / "split", copy / "split")
+    shutil.copy(split / "manifest.csv", copy / "manifest.csv")
+    manifest = pd.read_csv(copy / "manifest.csv")
+    changed = manifest[manifest["split"] == "test"]["file"].iloc[0]
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(copy / "split" / changed)
+    with pytest.raises(ValueError, match=rf"^{copy}/split/{changed} changed after the split.*"
+                       "--forcerun split"):  # fmt: skip
+        decode(copy, "test")
+    assert not (copy / "test-labels.npy").exists()
+
+
+def test_a_file_tensorflow_cannot_decode_is_named(tmp_path):
+    """The safety net behind the image check: a 16-bit BMP (which the check converts)."""
+    import hashlib
+
+    from test_inventory import bmp16
+
+    for name in ("a", "b"):
+        (tmp_path / "split" / "test" / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "split" / "test" / name / "ok.png")
+    bmp16(tmp_path / "split" / "test" / "b" / "deep.bmp")
+    files = ["test/a/ok.png", "test/b/ok.png", "test/b/deep.bmp"]
+    rows = [{"file": f, "class": f.split("/")[1], "split": "test", "width": 8, "height": 8,
+             "sha256": hashlib.sha256((tmp_path / "split" / f).read_bytes()).hexdigest()}
+            for f in files]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+    with pytest.raises(ValueError, match=r"test/b/deep.bmp: TensorFlow cannot decode it"):
+        decode(tmp_path, "test")

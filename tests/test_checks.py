@@ -108,3 +108,89 @@ def test_runs_without_a_result_in_a_partial_study_are_named():
     found = warnings_of(runs)
     assert found[["cell", "check"]].values.tolist() == [["b", "not_run"], ["b", "no_result"]]
     assert found["message"].iloc[0] == "seed 1 has no result: not finished"
+
+
+def test_near_duplicates_and_conflicting_labels_from_the_split_are_study_warnings():
+    near = pd.DataFrame(
+        {"test_file": ["test/3/x.png", "test/3/x.png", "test/5/y.png"],
+         "other_file": ["train/3/a.png", "validation/3/b.png", "train/5/c.png"]}
+    )  # fmt: skip
+    conflicts = pd.DataFrame({"sha256": ["9", "9"], "file": ["train/1/d.png", "test/7/e.png"]})
+    found = study_warnings(
+        pd.DataFrame([run("a", 1)]), pd.DataFrame(columns=["cell", "seed", "epoch"]), MANIFEST,
+        0.25, near_duplicates=near, conflicting_labels=conflicts,
+    )  # fmt: skip
+    assert found[["cell", "check"]].values.tolist() == [
+        ["", "test_set_use"], ["", "conflicting_labels"]
+    ]  # fmt: skip
+    assert found["message"].iloc[0].startswith("2 test images have near-duplicates")
+    assert "test/3/x.png ~ train/3/a.png" in found["message"].iloc[0]
+    assert found["message"].iloc[1].startswith("1 images appear under more than one class")
+    empty = study_warnings(
+        pd.DataFrame([run("a", 1)]), pd.DataFrame(columns=["cell", "seed", "epoch"]), MANIFEST,
+        0.25, near_duplicates=near.iloc[:0], conflicting_labels=conflicts.iloc[:0],
+    )  # fmt: skip
+    assert empty.empty
+
+
+# Found by `make mutate` (issue 16): each test below kills mutants of ablate.results.checks
+# that the tests above let survive.
+
+
+def test_warning_messages_are_exact():
+    runs = [run("a", 1, splits_read="train;test"), run("b", 1, status="failed", reason="x")]
+    found = warnings_of(runs).set_index(["cell", "check"])["message"]
+    assert found[("a", "test_set_use")] == "training read the test split"
+    assert found[("b", "no_result")] == "no seed finished: the cell has no test results"
+    near = pd.DataFrame({"test_file": ["test/1/x.png"], "other_file": ["train/1/a.png"]})
+    conflicts = pd.DataFrame({"sha256": ["9", "9"], "file": ["train/1/d.png", "test/7/e.png"]})
+    found = study_warnings(
+        pd.DataFrame([run("a", 1)]), pd.DataFrame(), MANIFEST, 0.25,
+        near_duplicates=near, conflicting_labels=conflicts,
+    )["message"].tolist()  # fmt: skip
+    assert found == [
+        "1 test images have near-duplicates in train/validation (e.g. test/1/x.png ~ "
+        "train/1/a.png; all in data/near_duplicates.csv): test accuracy overstates "
+        "generalisation",
+        "1 images appear under more than one class (data/conflicting_labels.csv): at least "
+        "one of each is labelled wrong",
+    ]
+
+
+def test_cells_are_warned_about_in_the_order_of_the_study_not_alphabetically():
+    runs = [run("z", 1, status="failed", reason="x"), run("a", 1, status="failed", reason="x"),
+            run("m", 1), run("m", 2), run("y", 1), run("y", 2, status="failed", reason="x"),
+            run("b", 1), run("b", 2, status="failed", reason="x")]  # fmt: skip
+    found = warnings_of(runs)
+    assert found.loc[found["check"] == "no_result", "cell"].tolist() == ["z", "a"]
+    assert found.loc[found["check"] == "fewer_seeds", "cell"].tolist() == ["y", "b"]
+
+
+def test_divergence_is_judged_at_the_last_epoch_with_the_gap_included():
+    runs = [run("early", 1), run("edge", 1), run("no_accuracy", 1)]
+    # "early" diverged in epoch 1 only (listed last): not a warning; "edge" has a gap of
+    # exactly 0.25 at its last epoch: a warning.
+    early = {"cell": "early", "seed": 1, "epoch": [2, 1], "accuracy": [0.6, 0.9],
+             "val_accuracy": [0.55, 0.1]}  # fmt: skip
+    histories = [pd.DataFrame(early), history("edge", 1, 0.75, 0.5)]
+    found = warnings_of(runs, histories, gap=0.25)
+    assert found[["cell", "check"]].values.tolist() == [["edge", "divergence"]]
+    # A history without accuracy columns (a study that logs losses only) warns of nothing.
+    losses = pd.DataFrame({"cell": ["a"], "seed": [1], "epoch": [1], "loss": [0.3]})
+    assert study_warnings(pd.DataFrame([run("a", 1)]), losses, MANIFEST, 0.25).empty
+
+
+def test_a_two_epoch_run_best_at_its_last_epoch_is_flagged():
+    found = warnings_of([run("a", 1, best_epoch=2.0, epochs_run=2.0)])
+    assert found[["cell", "check"]].values.tolist() == [["a", "best_epoch_is_last"]]
+
+
+def test_per_cell_keeps_the_order_of_the_warnings_and_names_its_column():
+    found = pd.DataFrame(
+        [["a", 1, "divergence", ""], ["a", 1, "best_epoch_is_last", ""],
+         ["a", 2, "best_epoch_is_last", ""]],
+        columns=["cell", "seed", "check", "message"],
+    )  # fmt: skip
+    joined = per_cell(found, ["a"])
+    assert joined.name == "warnings"
+    assert joined["a"] == "divergence; best_epoch_is_last x2"

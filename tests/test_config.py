@@ -232,7 +232,7 @@ def test_unknown_augmentation_and_optimizer_names_are_rejected():
 
 def test_plateau_reduction_and_a_schedule_do_not_mix():
     factors = {"lr": {"x": {"schedule": {"name": "cosine"}, "reduce_lr_on_plateau": {}}}}
-    with pytest.raises(ConfigError, match=r"lr\.x\.reduce_lr_on_plateau': needs schedule 'constant'"):
+    with pytest.raises(ConfigError, match=r"lr\.x\.reduce_lr_on_plateau': needs schedule"):
         resolve_study(study_config(factors=factors))
 
 

@@ -21,9 +21,17 @@ FIGURES = {
 }
 # What each table's page must show: proof that it holds the study's numbers.
 TABLES = {
-    "summary": ["baseline", "test accuracy [95% CI]", "vs baseline", "dropout-batchnorm"],
+    "summary": [
+        "baseline",
+        "test accuracy [95% CI]",
+        "vs baseline",
+        "dropout-batchnorm",
+        "verdict",
+        "P(improvement)",
+        "seed advice",
+    ],
     "warnings": ["check", "message"],
-    "effects": ["main", "interaction", "vs regularization=none"],
+    "effects": ["main", "interaction", "vs regularization=none", "verdict", "prob_improvement"],
     "runs": ["seed", "test_accuracy", "augmentation-geometric__regularization-none"],
     "study": ["small_convnet", "dropout-batchnorm", "seeds"],
 }
@@ -43,6 +51,21 @@ def test_default_study_best_cell_reaches_097_mean_test_accuracy(default_study):
     assert len(summary) == 6
     assert (summary["n"] == 2).all()
     assert summary["test_accuracy_mean"].max() >= 0.97, summary.to_string()
+    # Intervals over seeds and test images: inside [0, 1], never of zero width; a verdict
+    # and, where undecided, seed advice for every cell but the baseline.
+    low, high = summary["test_accuracy_ci_low"], summary["test_accuracy_ci_high"]
+    assert ((low >= 0) & (low < summary["test_accuracy_mean"]) & (high <= 1)).all()
+    assert ((high - low) > 0.005).all()
+    compared = summary[~summary["baseline"]]
+    assert set(compared["vs_baseline_verdict"]) <= {"better", "worse", "no difference",
+                                                    "undecided"}  # fmt: skip
+    assert compared["vs_baseline_prob_improvement"].between(0, 1).all()
+    undecided = compared[compared["vs_baseline_verdict"] == "undecided"]
+    assert (undecided["vs_baseline_advice"].str.len() > 20).all()
+    predictions = sorted(
+        (default_study / "results" / STUDY / "cells").glob("*/seed-*/test/predictions.csv")
+    )
+    assert len(predictions) == 12
     effects = pd.read_csv(default_study / "results" / STUDY / "effects.csv")
     # 2 x 3 full factorial: 1 + 2 main effects, 1 x 2 interactions
     assert effects["term"].tolist() == ["main"] * 3 + ["interaction"] * 2

@@ -90,14 +90,16 @@ def test_split_quarantines_unreadable_files_and_converts_the_rest(tmp_path):
         with Image.open(tmp_path / "split" / file) as image:
             assert image.format in ("PNG", "JPEG") and image.mode in ("RGB", "L")
             assert Path(file).suffix == {"PNG": ".png", "JPEG": ".jpg"}[image.format]
-    # The user's folder is untouched; images usable as they are share its disk blocks.
+    # The user's folder is untouched; images usable as they are are copies (not hard links:
+    # rewriting the source later must not change the study's split).
     after = {
         p: hashlib.sha256(p.read_bytes()).hexdigest() for p in source.rglob("*") if p.is_file()
     }
     assert after == before
     healthy = manifest[manifest["class"] == "cat"].iloc[0]
     linked = tmp_path / "split" / healthy["file"]
-    assert os.stat(linked).st_ino == os.stat(source / "cat" / linked.name).st_ino
+    assert os.stat(linked).st_ino != os.stat(source / "cat" / linked.name).st_ino
+    assert linked.read_bytes() == (source / "cat" / linked.name).read_bytes()
 
 
 def test_a_class_with_only_unreadable_files_is_named(tmp_path, caplog):
@@ -118,3 +120,28 @@ def test_dir_source_must_be_a_folder_with_files(tmp_path):
     with pytest.raises(ValueError, match="no files in"):
         fetch(f"dir:{tmp_path / 'empty'}", tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
+
+
+def test_an_oversized_image_is_quarantined_by_name_not_a_traceback(tmp_path):
+    Image.new("1", (14000, 14000)).save(tmp_path / "scan.png")  # 196 Mpx, a few KB
+    check = inspect_image(tmp_path / "scan.png")
+    assert not check.usable and check.image
+    assert check.problems == [
+        "14000x14000 is 196,000,000 pixels, over dataset.max_pixels (89,478,485): "
+        "raise it to keep this image"
+    ]
+    assert inspect_image(tmp_path / "scan.png", max_pixels=200_000_000).usable
+
+
+def test_a_16_bit_bmp_is_converted_and_other_files_are_not_images(tmp_path):
+    from test_inventory import bmp16
+
+    bmp16(tmp_path / "deep.bmp")
+    with Image.open(tmp_path / "deep.bmp") as image:
+        assert image.format == "BMP" and image.info.get("compression", 0) == 0
+    check = inspect_image(tmp_path / "deep.bmp")
+    assert check.needs_conversion and "format BMP" in check.problems[0]
+    (tmp_path / "README.md").write_text("# photos")
+    (tmp_path / "broken.png").write_text("# photos")
+    assert inspect_image(tmp_path / "README.md").image is False  # ignored, not quarantined
+    assert inspect_image(tmp_path / "broken.png").image is True  # quarantined

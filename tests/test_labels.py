@@ -58,7 +58,7 @@ def run_split(top: Path, tmp_path: Path, **dataset) -> pd.DataFrame:
     fetch(f"dir:{top}", tmp_path / "raw")
     return split_dataset(
         tmp_path / "raw", tmp_path / "split", tmp_path / "manifest.csv", split, labels,
-        quarantine_path=tmp_path / "quarantine.csv",
+        quarantine_path=tmp_path / "quarantine.csv", inventory_path=tmp_path / "inventory.csv",
     )  # fmt: skip
 
 
@@ -185,7 +185,7 @@ def test_split_settings_that_cannot_work_are_config_errors(dataset, message):
 def test_defaults_follow_the_source():
     assert resolved()[0] == {
         "by": "fractions", "train": 0.7, "validation": 0.15, "test": 0.15, "seed": 0,
-        "max_per_class": None,
+        "max_per_class": None, "max_pixels": 89_478_485,
     }  # fmt: skip
     tfds = dataset_settings({"source": "tfds:stanford_dogs"})
     assert tfds.labels["from"] == "split_lists" and tfds.split["by"] == "lists"
@@ -204,3 +204,30 @@ def test_an_unreadable_last_file_keeps_its_slot_in_the_ranges(kaggle, tmp_path):
         split={"by": "ranges", "train": [0, 10], "validation": [10, 15], "test": [15, 25]},
     )  # fmt: skip
     assert numbers(manifest, "test", "dog") == list(range(15, 24))
+
+
+def test_split_folders_keep_the_data_sets_own_split(tmp_path):
+    """train/<class>/, val/<class>/, test/<class>/: the folders are the split."""
+    for split, count in {"train": 6, "val": 3, "test": 2}.items():
+        for name in ("cat", "dog"):
+            for index in range(count):
+                image(tmp_path / "top" / split / name / f"{index}.jpg", index * 20)
+    image(tmp_path / "top" / "extra" / "cat" / "0.jpg", 0)  # not a split folder
+    manifest = run_split(tmp_path / "top", tmp_path, labels={"from": "split_folders"})
+    counts = manifest.groupby(["split", "class"]).size().unstack()
+    assert counts.to_dict() == {
+        "cat": {"test": 2, "train": 6, "validation": 3},
+        "dog": {"test": 2, "train": 6, "validation": 3},
+    }
+    assert manifest.loc[manifest["split"] == "test", "file"].str.startswith("test/").all()
+    inventory = pd.read_csv(tmp_path / "inventory.csv")
+    extra = inventory[inventory["source"] == "extra/cat/0.jpg"].iloc[0]
+    assert extra["status"] == "ignored" and "not a split" in extra["reason"]
+
+
+def test_a_single_class_stops_the_split_in_one_line(kaggle, tmp_path):
+    labels = {"from": "file_name", "root": "train", "pattern": r"(?P<class>cat)\.\d+\.jpg"}
+    with pytest.raises(
+        ValueError, match=r"^dataset.labels .*at least two classes, found only 'cat'"
+    ):
+        run_split(kaggle, tmp_path, labels=labels)

@@ -66,6 +66,7 @@ def test_unknown_model_name_and_argument_are_explained():
 def test_every_augmentation_keeps_the_batch_shape(name):
     options = {  # layers whose defaults would leave images unchanged get an argument
         "random_rotation": {"factor": 0.1},
+        "random_affine": {"rotation_factor": 0.1},
         "random_zoom": {"height_factor": 0.1},
         "random_translation": {"height_factor": 0.1, "width_factor": 0.1},
         "random_shear": {"x_factor": 0.3},
@@ -138,34 +139,148 @@ def test_resnet20_first_layer_variants():
         build_model({"name": "resnet20", "first_layer": "5x5"}, (32, 32, 3), 5)
 
 
-@pytest.mark.parametrize(
-    "application", ["ResNet50", "MobileNetV2", "DenseNet121", "EfficientNetB0"]
-)
+# keras.applications module of each application: its preprocess_input is the reference.
+PREPROCESSING_OF = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2",
+                    "DenseNet121": "densenet", "EfficientNetB0": "efficientnet"}  # fmt: skip
+
+
+def base_of(model):
+    """The keras.applications base inside a keras_app model."""
+    import keras
+
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def before_base(model, images):
+    """What the layers between the model's input and its base make of ``images``."""
+    x = images
+    for layer in model.layers[1:]:
+        if layer is base_of(model):
+            return np.asarray(x)
+        x = layer(x)
+    raise AssertionError("no base model")
+
+
+@pytest.mark.parametrize("application", list(PREPROCESSING_OF))
 def test_keras_applications_build_with_their_preprocessing(application):
+    import keras
+
     model = build_model(
         {"name": f"keras_app:{application}", "weights": "none", "head_dropout": 0.2},
         (32, 32, 3), 4,
     )  # fmt: skip
     images = np.random.default_rng(0).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
     assert model.predict(images, verbose=0).shape == (2, 4)
-    kinds = layer_kinds(model)
-    expected = {"ResNet50": "ChannelReverse", "MobileNetV2": "Rescaling",
-                "DenseNet121": "Normalization", "EfficientNetB0": "Functional"}  # fmt: skip
-    assert expected[application] in kinds
+    # The base gets pixels as its ImageNet weights expect them: the application's own
+    # preprocess_input, applied once.
+    module = getattr(keras.applications, PREPROCESSING_OF[application])
+    expected = np.asarray(module.preprocess_input(images.copy()))
+    np.testing.assert_allclose(before_base(model, images), expected, rtol=1e-5, atol=1e-4)
+    if application == "EfficientNetB0":  # preprocess_input is the identity: the base
+        base = base_of(model)  # rescales by itself, from 0-255 pixels
+        assert type(base.layers[1]).__name__ == "Rescaling"
+        assert base.layers[1].scale == pytest.approx(1 / 255)
 
 
-def test_a_saved_caffe_style_model_reloads(tmp_path):
+@pytest.fixture
+def imagenet_without_download(monkeypatch):
+    """keras_app:MobileNetV2 with ``weights: imagenet`` built with random weights instead:
+    the freezing of a pretrained base, checked offline."""
     import keras
 
-    import ablate.train.layers  # noqa: F401
+    real = keras.applications.MobileNetV2
 
-    model = build_model({"name": "keras_app:ResNet50", "weights": "none"}, (32, 32, 3), 3)
-    model.save(tmp_path / "m.keras")
-    images = np.random.default_rng(1).uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
-    reloaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(
-        reloaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5
-    )
+    def random_weights(*args, weights=None, **kwargs):
+        assert weights == "imagenet"
+        return real(*args, weights=None, **kwargs)
+
+    monkeypatch.setattr(keras.applications, "MobileNetV2", random_weights)
+
+
+def train_one_batch(model):
+    """One SGD step on random images; returns the weights before and after, by path."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    labels = np.eye(4)[np.random.default_rng(2).integers(0, 4, size=8)]
+    before = {w.path: np.array(w) for w in model.weights}
+    model.train_on_batch(IMAGES, labels)
+    return before, {w.path: np.array(w) for w in model.weights}
+
+
+IMAGES = np.random.default_rng(1).uniform(0, 255, size=(8, 32, 32, 3)).astype("float32")
+
+
+def changed(before, after, names):
+    return [name for name in names if not np.array_equal(before[name], after[name])]
+
+
+def batch_norm_statistics(base):
+    return {
+        w.path
+        for layer in base.layers
+        if type(layer).__name__ == "BatchNormalization"
+        for w in layer.non_trainable_weights
+    }
+
+
+def test_a_pretrained_base_is_frozen_with_its_batch_norm_in_inference_mode(
+    imagenet_without_download,
+):
+    model = build_model({"name": "keras_app:MobileNetV2"}, (32, 32, 3), 4)
+    base = base_of(model)
+    assert not any(layer.trainable for layer in base.layers)
+    assert [w.path for w in model.trainable_weights] == ["classes/kernel", "classes/bias"]
+    before, after = train_one_batch(model)
+    # Nothing of the base moves, its BatchNormalization statistics included.
+    assert changed(before, after, [w.path for w in base.weights]) == []
+    assert batch_norm_statistics(base)
+    assert changed(before, after, ["classes/bias"]) == ["classes/bias"]
+
+
+FINE_TUNE = {"name": "keras_app:MobileNetV2", "fine_tune_from": "block_16_expand"}
+
+
+def test_fine_tune_from_trains_exactly_that_layer_and_the_later_ones(imagenet_without_download):
+    import keras
+
+    model = build_model(FINE_TUNE, (32, 32, 3), 4)
+    base = base_of(model)
+    names = [layer.name for layer in base.layers]
+    start = names.index("block_16_expand")
+    # From that layer on every layer trains but BatchNormalization (Keras' fine-tuning
+    # advice: it keeps its ImageNet statistics).
+    expected = [
+        index >= start and not isinstance(layer, keras.layers.BatchNormalization)
+        for index, layer in enumerate(base.layers)
+    ]
+    assert [layer.trainable for layer in base.layers] == expected
+    assert any(expected) and not all(expected[start:])
+    later = [w.path for layer in base.layers[start:] for w in layer.trainable_weights]
+    assert [w.path for w in model.trainable_weights] == [*later, "classes/kernel", "classes/bias"]
+    before, after = train_one_batch(model)
+    earlier = [w.path for layer in base.layers[:start] for w in layer.weights]
+    assert changed(before, after, earlier) == []
+    # (Whether they move in one step depends on the weights: with the random stand-in
+    # weights and inference-mode BatchNormalization, ReLU6 saturates; the trainable
+    # weights above are what the optimizer updates.)
+    assert changed(before, after, ["classes/bias"]) == ["classes/bias"]
+    with pytest.raises(ValueError, match="no layer 'block_99' to fine-tune from"):
+        build_model({**FINE_TUNE, "fine_tune_from": "block_99"}, (32, 32, 3), 4)
+
+
+def test_fine_tuned_batch_norm_layers_keep_their_statistics(imagenet_without_download):
+    model = build_model(FINE_TUNE, (32, 32, 3), 4)
+    before, after = train_one_batch(model)
+    assert changed(before, after, batch_norm_statistics(base_of(model))) == []
+
+
+def test_a_base_without_weights_trains_whole_and_learns_its_batch_statistics():
+    model = build_model({"name": "keras_app:MobileNetV2", "weights": "none"}, (32, 32, 3), 4)
+    base = base_of(model)
+    assert all(layer.trainable for layer in base.layers)
+    before, after = train_one_batch(model)
+    assert changed(before, after, batch_norm_statistics(base))
 
 
 def test_missing_imagenet_weights_fail_before_training_saying_where_and_how(tmp_path, monkeypatch):

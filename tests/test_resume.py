@@ -32,6 +32,22 @@ def run_folder(workdir):
     return workdir / "results" / "tiny" / "cells" / CELL / "seed-1"
 
 
+def validation_loss(workdir):
+    """The kept model.keras evaluated on the study's validation arrays."""
+    from ablate.train import runtime
+
+    runtime.configure()
+    import keras
+
+    from ablate.data.pipeline import evaluation_pipeline, split_batches
+
+    arrays = workdir / "results" / "tiny" / "data" / "arrays"
+    files = [arrays / "validation-images.npy", arrays / "validation-labels.npy"]
+    batches, _ = split_batches(files, "validation", 32)
+    model = keras.models.load_model(run_folder(workdir) / "model.keras")
+    return model.evaluate(evaluation_pipeline(batches, 10), verbose=0)[0]
+
+
 def test_a_killed_train_job_resumes_and_keeps_the_best_epoch_over_both_runs(tmp_path):
     killed = tmp_path / "killed"
     write_config(killed, resume_config())
@@ -63,6 +79,10 @@ def test_a_killed_train_job_resumes_and_keeps_the_best_epoch_over_both_runs(tmp_
     # The kept checkpoint is the best of all epochs, before and after the restart.
     assert summary["best_epoch"] == history.loc[history["val_loss"].idxmin(), "epoch"]
     assert summary["best_val_loss"] == pytest.approx(history["val_loss"].min())
+    # ... and model.keras is that epoch's checkpoint: on the validation split it gives
+    # the best epoch's val_loss again (tests/test_training.py checks this for a kill
+    # before the best epoch, where a lost best-so-far would keep a worse one).
+    assert validation_loss(killed) == pytest.approx(summary["best_val_loss"], rel=1e-4)
     # The state is cleared once the outputs exist, with its now empty cell and study folders.
     assert not (killed / "results" / "tiny" / "state").exists()
 

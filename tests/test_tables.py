@@ -20,6 +20,9 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
             "vs_baseline_difference": [float("nan"), 0.05],
             "vs_baseline_ci_low": [float("nan"), 0.01], "vs_baseline_ci_high": [float("nan"), 0.09],
             "vs_baseline_p_value": [float("nan"), 0.0312], "warnings": [float("nan"), "failed"],
+            "vs_baseline_verdict": ["undecided", "undecided"],
+            "vs_baseline_prob_improvement": [float("nan"), 0.75],
+            "vs_baseline_advice": ["", "about 6 seeds would tell a 0.5-point difference"],
         }
     )  # fmt: skip
     digest = summary_digest(summary, ["a"])
@@ -30,7 +33,10 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
     assert digest.loc[1, "test accuracy [95% CI]"] == "0.850 [0.800, 0.900]"
     assert digest.loc[1, "vs baseline [95% CI]"] == "0.050 [0.010, 0.090]"
     assert digest.loc[0, "vs baseline [95% CI]"] == ""
-    assert digest["p (paired t)"].tolist() == ["", "0.0312"]
+    assert digest["p"].tolist() == ["", "0.0312"]
+    assert digest["verdict"].tolist() == ["", "undecided"]
+    assert digest["P(improvement)"].tolist() == ["", "0.75"]
+    assert digest.loc[1, "seed advice"].startswith("about 6 seeds")
     assert digest["warnings"].tolist() == ["", "failed"]
 
 

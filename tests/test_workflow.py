@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -45,8 +47,11 @@ def test_every_artifact_is_written(tiny_run):
             for name in ("metrics.json", "per_class.csv", "confusion_matrix.csv"):
                 assert (folder / "test" / name).stat().st_size > 0, folder / name
             for step in ("train", "evaluate"):
-                assert (study / "logs" / step / cell / f"seed-{seed}.log").is_file()
-                assert (study / "benchmarks" / step / cell / f"seed-{seed}.tsv").is_file()
+                assert (study / "logs" / step / cell / f"seed-{seed}.log").stat().st_size > 0
+                benchmark = pd.read_csv(
+                    study / "benchmarks" / step / cell / f"seed-{seed}.tsv", sep="\t"
+                )
+                assert len(benchmark) == 1 and benchmark.loc[0, "s"] > 0
     for split in ("train", "validation", "test"):
         assert sorted(p.name for p in (study / "data" / "split" / split).iterdir()) == [
             str(d) for d in range(10)
@@ -55,6 +60,81 @@ def test_every_artifact_is_written(tiny_run):
         with Image.open(study / "figures" / f"{name}.png") as figure:
             assert figure.format == "PNG"
             assert figure.width >= 400 and figure.height >= 200
+            darkest, lightest = figure.convert("L").getextrema()
+            assert darkest < lightest  # something drawn, not a blank canvas
+
+
+def test_each_run_history_and_summary_agree_epoch_by_epoch(tiny_run):
+    for cell in TINY_CELLS:
+        for seed in SEEDS:
+            folder = run_dir(tiny_run, cell, seed)
+            history = pd.read_csv(folder / "history.csv")
+            assert history["epoch"].tolist() == [1, 2]
+            columns = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+            assert set(columns) <= set(history.columns)
+            assert history[columns].notna().all().all()
+            summary = json.loads((folder / "train.json").read_text())
+            best = history.set_index("epoch").loc[summary["best_epoch"]]
+            assert summary["best_val_loss"] == pytest.approx(best["val_loss"])
+            assert summary["best_val_loss"] == pytest.approx(history["val_loss"].min())
+            assert summary["epochs_run"] == 2 and summary["status"] == "ok"
+
+
+def test_every_run_lists_each_test_image_with_its_prediction(tiny_run):
+    """test/predictions.csv: one row per test image of the manifest, with its true class;
+    the run's metrics, per-class scores and confusion matrix all follow from it."""
+    study = tiny_run / "results" / "tiny"
+    manifest = pd.read_csv(study / "data" / "manifest.csv", dtype={"class": str})
+    test_images = manifest[manifest["split"] == "test"].set_index("file")["class"]
+    runs = pd.read_csv(study / "runs.csv").set_index(["cell", "seed"])
+    for cell in TINY_CELLS:
+        for seed in SEEDS:
+            folder = run_dir(tiny_run, cell, seed) / "test"
+            predictions = pd.read_csv(
+                folder / "predictions.csv", dtype={"true": str, "predicted": str}
+            )
+            assert list(predictions.columns) == ["image", "true", "predicted", "p_true"]
+            assert sorted(predictions["image"]) == sorted(test_images.index)
+            assert predictions["image"].is_unique
+            assert (predictions["true"] == test_images[predictions["image"]].values).all()
+            assert predictions["p_true"].between(0, 1).all()
+            correct = predictions["true"] == predictions["predicted"]
+            metrics = json.loads((folder / "metrics.json").read_text())
+            assert metrics["images"] == len(predictions) == len(test_images)
+            assert metrics["accuracy"] == pytest.approx(correct.mean())
+            assert metrics["loss"] == pytest.approx(-np.log(predictions["p_true"]).mean(), rel=1e-4)
+            assert runs.loc[(cell, seed), "test_accuracy"] == pytest.approx(correct.mean())
+            confusion = pd.read_csv(folder / "confusion_matrix.csv", index_col=0)
+            confusion.index = confusion.index.astype(str)
+            counted = pd.crosstab(predictions["true"], predictions["predicted"])
+            for true, row in counted.iterrows():
+                for predicted, count in row.items():
+                    assert confusion.loc[true, predicted] == count
+            assert confusion.to_numpy().sum() == len(predictions)
+            per_class = pd.read_csv(folder / "per_class.csv", dtype={"class": str})
+            support = predictions["true"].value_counts()
+            assert (
+                per_class.set_index("class")["support"] == support[per_class["class"]].values
+            ).all()
+
+
+def test_predictions_are_the_kept_model_on_the_test_images(tiny_run):
+    from ablate.train import runtime
+
+    runtime.configure()
+    import keras
+
+    folder = run_dir(tiny_run, TINY_CELLS[0], 1)
+    arrays = tiny_run / "results/tiny/data/arrays"
+    images = np.load(arrays / "test-images.npy")
+    labels = np.load(arrays / "test-labels.npy")
+    model = keras.models.load_model(folder / "model.keras")
+    probabilities = model.predict(images.astype("float32"), verbose=0)
+    manifest = pd.read_csv(tiny_run / "results/tiny/data/manifest.csv")
+    files = manifest.loc[manifest["split"] == "test", "file"].tolist()
+    p_true = pd.Series(probabilities[np.arange(len(labels)), labels], index=files)
+    predictions = pd.read_csv(folder / "test" / "predictions.csv").set_index("image")
+    np.testing.assert_allclose(predictions["p_true"], p_true[predictions.index], rtol=1e-4)
 
 
 def test_runs_csv_has_one_row_per_cell_and_seed(tiny_run):
@@ -109,7 +189,8 @@ def test_with_keep_going_failed_cells_are_marked_and_the_rest_is_summarised(tiny
     )
     config["factors"]["regularization"].update(
         diverge={"optimizer": {"name": "sgd", "learning_rate": float("inf")}},
-        crash={"model": {"filters": [4, 8, 16, 32, 64]}},  # 16 px pooled 5 times: no pixel
+        # Keras refuses a negative momentum when the job builds the optimizer.
+        crash={"optimizer": {"name": "sgd", "learning_rate": 0.01, "momentum": -1}},
     )
     write_config(workdir, config)
     result = snakemake(workdir, "--cores", "2", "--keep-going", check=False)
@@ -141,6 +222,56 @@ def test_with_keep_going_failed_cells_are_marked_and_the_rest_is_summarised(tiny
     jobs = planned_jobs(snakemake(workdir, "--dry-run"))
     assert [w["cell"] for rule, w in jobs if rule == "train"] == [crashed]
     assert {"aggregate", "tables", "figures"} <= {rule for rule, _ in jobs}
+
+
+def test_the_partial_look_summarises_the_finished_runs_without_training(tiny_run, tmp_path):
+    """README: the tables of a study that another snakemake is still running, from the runs
+    done so far (one run here has no result yet, as if its train job were running)."""
+    workdir = tmp_path / "running"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    unfinished = run_dir(workdir, TINY_CELLS[2], 2)
+    shutil.rmtree(unfinished)
+    result = snakemake(
+        workdir, "--cores", "1", "--config", "partial=True", "--nolock",
+        "--allowed-rules", "aggregate", "tables", "describe", "figures",
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert "rule train" not in output and "rule evaluate" not in output
+    assert not unfinished.exists()  # nothing was trained
+    study = workdir / "results" / "tiny"
+    runs = pd.read_csv(study / "runs.csv").set_index(["cell", "seed"])
+    assert runs.loc[(TINY_CELLS[2], 2), "status"] == "not_run"
+    assert (runs.drop(index=(TINY_CELLS[2], 2))["status"] == "ok").all()
+    summary = pd.read_csv(study / "summary.csv").set_index("cell")
+    assert summary["n"].to_dict() == {TINY_CELLS[0]: 2, TINY_CELLS[1]: 2, TINY_CELLS[2]: 1}
+    for name in FIGURES:
+        figure = study / "figures" / f"{name}.png"
+        assert figure.stat().st_mtime >= (study / "runs.csv").stat().st_mtime, name
+    # The full run afterwards trains the missing run only.
+    jobs = planned_jobs(snakemake(workdir, "--dry-run"))
+    assert [(w["cell"], w["seed"]) for rule, w in jobs if rule == "train"] == [(TINY_CELLS[2], "2")]
+
+
+def test_decoding_every_epoch_runs_end_to_end_without_array_files(tiny_run, tmp_path):
+    workdir = tmp_path / "every_epoch"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    study = workdir / "results" / "tiny"
+    shutil.rmtree(study / "data" / "arrays")
+    config = tiny_config(design="list", cells=[{}], seeds=[1])
+    config["dataset"]["decode"] = "every_epoch"
+    write_config(workdir, config)
+    planned = {rule for rule, _ in planned_jobs(snakemake(workdir, "--dry-run"))}
+    assert {"train", "evaluate"} <= planned and "decode" not in planned
+    snakemake(workdir, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
+    assert not (study / "data" / "arrays").exists()
+    manifest = pd.read_csv(study / "data" / "manifest.csv")
+    summary = json.loads((run_dir(workdir, TINY_CELLS[0], 1) / "train.json").read_text())
+    assert summary["status"] == "ok" and summary["epochs_run"] == 2
+    assert summary["train_images"] == (manifest["split"] == "train").sum()
+    predictions = pd.read_csv(run_dir(workdir, TINY_CELLS[0], 1) / "test" / "predictions.csv")
+    assert sorted(predictions["image"]) == sorted(manifest.loc[manifest["split"] == "test", "file"])
+    runs = pd.read_csv(study / "runs.csv")
+    assert runs["status"].tolist() == ["ok"] and runs["test_accuracy"].between(0, 1).all()
 
 
 def test_params_yaml_holds_the_resolved_settings(tiny_run):
@@ -182,6 +313,11 @@ def test_snakemake_report_holds_every_figure_and_table(tiny_run, tmp_path):
     names += [f"{name}.csv" for name in TABLES] + [f"tables/{name}.html" for name in TABLES]
     for name in names:
         assert f"results/tiny/{name}" in html, name
+    # The report is self-contained: each figure is embedded, byte for byte.
+    study = tiny_run / "results" / "tiny"
+    for name in FIGURES:
+        encoded = base64.b64encode((study / "figures" / f"{name}.png").read_bytes()).decode()
+        assert encoded in html, name
 
 
 def test_a_finished_study_is_up_to_date(tiny_run):

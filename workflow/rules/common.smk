@@ -14,9 +14,9 @@ ablate.use_in_jobs()
 
 from ablate import paths
 from ablate.partial import runs_without_result, summarise_finished
+from ablate.data.sources import source_fingerprint as fingerprint_of
 from ablate.config import ConfigError, resolve_study, runtime_minutes, with_defaults
 from ablate.settings import describe_cell
-
 
 # One line naming the key and the file, before any job; then Snakemake's own validation
 # (defaults are filled by ablate.config, from the same schema, also into `config`, which
@@ -102,6 +102,12 @@ def dataset_images(wildcards):
     return STUDY.dataset.images()
 
 
+def source_fingerprint(wildcards):
+    # A dir: source's names, sizes and modification times: a change reruns everything
+    # from the download on ("params changed").
+    return fingerprint_of(STUDY.dataset.source)
+
+
 def fetch_options(wildcards):
     # What the data is; where it is kept (tfds_data_dir, results/downloads) is read by the
     # script from the config, so moving it does not rerun the study.
@@ -113,7 +119,10 @@ def split_input(split):
     files, or with dataset.decode 'every_epoch' the split folder."""
     if STUDY.dataset.decode == "every_epoch":
         return paths.SPLIT
-    return [paths.fill(pattern, split=split) for pattern in (paths.ARRAY_IMAGES, paths.ARRAY_LABELS)]
+    return [
+        paths.fill(pattern, split=split)
+        for pattern in (paths.ARRAY_IMAGES, paths.ARRAY_LABELS)
+    ]
 
 
 def study_cell(wildcards):

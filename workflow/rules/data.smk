@@ -10,6 +10,7 @@ rule download:
     params:
         source=STUDY.dataset.source,
         options=fetch_options,
+        fingerprint=source_fingerprint,
     script:
         "../scripts/download.py"
 
@@ -21,6 +22,9 @@ rule split:
         split=directory(paths.SPLIT),
         manifest=paths.MANIFEST,
         quarantine=paths.QUARANTINE,
+        inventory=paths.INVENTORY,
+        conflicts=paths.CONFLICTING_LABELS,
+        near_duplicates=paths.NEAR_DUPLICATES,
     log:
         paths.log("split"),
     benchmark:

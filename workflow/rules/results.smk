@@ -3,7 +3,10 @@ rule aggregate:
         train=run_paths(paths.TRAIN_SUMMARY),
         test=run_paths(paths.TEST_METRICS),
         history=run_paths(paths.HISTORY),
+        predictions=run_paths(paths.PREDICTIONS),
         manifest=paths.MANIFEST,
+        near_duplicates=paths.NEAR_DUPLICATES,
+        conflicting_labels=paths.CONFLICTING_LABELS,
     output:
         summary=report(
             paths.SUMMARY,
@@ -48,7 +51,7 @@ rule aggregate:
         factors=STUDY.factors,
         baseline=STUDY.baseline,
         baseline_levels=STUDY.baseline_levels,
-        divergence_gap=config["checks"]["divergence_gap"],
+        checks=STUDY.checks.as_dict(),
     script:
         "../scripts/aggregate.py"
 

@@ -6,6 +6,8 @@ from ablate.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     log.info("fetching %s", snakemake.params.source)
+    if snakemake.params.fingerprint:  # a dir: source: what `snakemake -n` compares
+        log.info("source fingerprint: %s", snakemake.params.fingerprint)
     fetch(
         snakemake.params.source,
         snakemake.output[0],

@@ -1,18 +1,17 @@
 """Draw the study's figures from the aggregate's tables (they compute nothing themselves)."""
 
-import pandas as pd
-
 from ablate.logs import log_to
 from ablate.results import figures
+from ablate.results.io import read_table
 
 source, params, output = snakemake.input, snakemake.params, snakemake.output
 levels = dict.fromkeys(params.factors, str)  # level names stay text ("1" is not 1)
 with log_to(snakemake.log[0]):
-    runs = pd.read_csv(source.runs, dtype={"cell": str, **levels})
-    summary = pd.read_csv(source.summary, dtype={"cell": str, **levels})
-    effects = pd.read_csv(source.effects, dtype={"level_a": str, "level_b": str})
-    level_means = pd.read_csv(source.level_means, dtype={"level_a": str, "level_b": str})
-    history = pd.read_csv(source.history, dtype={"cell": str})
+    runs = read_table(source.runs, dtype={"cell": str, **levels})
+    summary = read_table(source.summary, dtype={"cell": str, **levels})
+    effects = read_table(source.effects, dtype={"level_a": str, "level_b": str})
+    level_means = read_table(source.level_means, dtype={"level_a": str, "level_b": str})
+    history = read_table(source.history, dtype={"cell": str})
     confusion = {
         (run["cell"], run["seed"]): path
         for run, path in zip(params.runs, source.confusion, strict=True)

@@ -1,28 +1,32 @@
 """The study's tables as HTML pages for the report (CSV files can only be downloaded there)."""
 
-import pandas as pd
-
 from ablate import status
 from ablate.logs import log_to
 from ablate.results import tables
+from ablate.results.io import read_table
 
 study, factors = snakemake.wildcards.study, snakemake.params.factors
 source, output = snakemake.input, snakemake.output
 with log_to(snakemake.log[0]):
-    summary = pd.read_csv(source.summary, dtype={"cell": str})
+    summary = read_table(source.summary, dtype={"cell": str})
     digest = tables.summary_digest(summary, factors)
     tables.write_html(
         digest,
         output.summary,
         f"Study {study}: the cells compared",
-        "Test accuracy: mean over finished seeds with its 95 % interval. 'vs baseline': "
-        "the paired difference from the baseline over shared seeds, with its interval and "
-        "the paired t-test's p. Highlighted rows have warnings (see warnings). Every "
-        f"statistic is in results/{study}/summary.csv.",
+        "Test accuracy: mean over finished seeds with its 95 % interval over seeds and test "
+        "images. 'vs baseline': the difference from the baseline, paired by seed and test "
+        "image, with its interval, p-value, the probability that a run of the cell beats a "
+        "run of the baseline, and the verdict: better / worse (significant and P(improvement) "
+        "at least 0.75 or at most 0.25), no difference (the whole interval within +/- "
+        "checks.min_effect), else undecided, with the seeds that would decide it. One seed "
+        "is always undecided: it cannot tell training randomness from a real difference. "
+        "Highlighted rows have warnings (see warnings). Every statistic is in "
+        f"results/{study}/summary.csv.",
         flagged=digest["warnings"] != "",
         baseline=summary["baseline"],
     )
-    warnings = pd.read_csv(source.warnings, dtype={"cell": str}, keep_default_na=False)
+    warnings = read_table(source.warnings, dtype={"cell": str})
     tables.write_html(
         warnings,
         output.warnings,
@@ -30,13 +34,16 @@ with log_to(snakemake.log[0]):
         "One row per finding; an empty cell column means the whole study.",
     )
     tables.write_html(
-        pd.read_csv(source.effects),
+        read_table(source.effects),
         output.effects,
         f"Study {study}: main effects and two-factor interactions on test accuracy",
-        "Estimated per seed and summarised over seeds (95 % interval, one-sample t-test). "
-        "Empty unless the design is a full factorial.",
+        "Contrasts of the cells' per-image outcomes over the seeds every cell finished: "
+        "estimate with its 95 % interval over seeds and test images, p-value, probability "
+        "of improvement and verdict, as for a comparison with the baseline. 'aliases' names "
+        "the interactions an effect is confounded with in a fractional or screening design. "
+        "Empty for one-at-a-time and list designs.",
     )
-    runs = pd.read_csv(source.runs, dtype={"cell": str})
+    runs = read_table(source.runs, dtype={"cell": str})
     tables.write_html(
         runs,
         output.runs,

@@ -2,8 +2,10 @@
 
 Every mistake a config can hold is found here, at plan time, in one line naming the key:
 schema violations, unknown registry names and arguments (models, augmentations, mixing,
-optimizers), missing source folders, impossible splits. Defaults come from the JSON schema
-alone. Nothing here imports TensorFlow: this runs every time the Snakefile is parsed.
+optimizers), missing source folders, fewer than two class folders, impossible splits, an
+image size too small for a model, level names that YAML reads as numbers or booleans.
+Defaults come from the JSON schema alone. Nothing here imports TensorFlow: this runs every
+time the Snakefile is parsed.
 """
 
 from __future__ import annotations
@@ -20,11 +22,20 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ablate.data.labels import check_class_folders
 from ablate.data.sources import check_source
-from ablate.design import ConfigError, baseline_levels, cell_name, deep_merge, expand_design
+from ablate.design import (
+    ConfigError,
+    baseline_levels,
+    cell_name,
+    check_design_keys,
+    check_level_names,
+    deep_merge,
+    expand_design,
+)
 from ablate.settings import Cell, CellSettings, Checks, DatasetSettings, Resources, Study
 from ablate.train.augmentation import AUGMENTATIONS, MIXINGS
-from ablate.train.models import MODELS
+from ablate.train.models import MODELS, fits_input
 from ablate.train.optimizers import OPTIMIZERS
 
 __all__ = ["ConfigError", "check_settings", "dataset_settings", "resolve_study"]
@@ -161,10 +172,22 @@ def dataset_settings(dataset: Mapping[str, Any]) -> DatasetSettings:
         labels.setdefault("suffix", "")
     _check_labels(labels)
     split = dict(dataset["split"])  # the seed's default is the schema's
-    split.setdefault("by", "lists" if labels["from"] == "split_lists" else "fractions")
+    split.setdefault("by", "lists" if labels["from"] in LISTED else "fractions")
     split["max_per_class"] = dataset["max_per_class"]
     _check_split(split, labels)
+    split["max_pixels"] = dataset["max_pixels"]  # the split step inspects the images
     return DatasetSettings.from_mapping({**dataset, "labels": labels, "split": split})
+
+
+def check_input_size(settings: CellSettings, image_size: list[int], key: str) -> None:
+    """An image_size below the smallest input the model takes is an error naming both."""
+    try:
+        fits_input(settings.model, image_size, f"{key}.model")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+LISTED = ("split_lists", "split_folders")  # labels that bring the data set's own split
 
 
 def _check_labels(labels: dict[str, Any]) -> None:
@@ -192,8 +215,10 @@ def _check_split(split: dict[str, Any], labels: Mapping[str, Any]) -> None:
         for name in SPLIT_NAMES:
             split.setdefault(name, FRACTIONS[name])
     elif by == "lists":
-        if labels["from"] != "split_lists":
-            raise ConfigError(f"{where}: by 'lists' needs dataset.labels from 'split_lists'.")
+        if labels["from"] not in LISTED:
+            raise ConfigError(
+                f"{where}: by 'lists' needs dataset.labels from 'split_lists' or 'split_folders'."
+            )
         if {"train", "test"} & set(split):
             raise ConfigError(f"{where}: by 'lists' takes its train and test from the lists.")
         split.setdefault("validation", FRACTIONS["validation"])
@@ -232,22 +257,29 @@ def resolve_study(config: Mapping[str, Any], workdir: str | Path = ".") -> Study
     A mistake in ``base`` or in one factor level's patch is reported with that key; each
     combination of levels is checked too (some settings only clash in combination).
     """
+    check_level_names(config)
+    check_design_keys(config)
     if problem := schema_problem(config):
         raise ConfigError(f"config {problem}")
     config = with_defaults(config)
     dataset = dataset_settings(config["dataset"])
     try:
         check_source(dataset.as_dict(), "dataset.source", workdir=workdir)
+        check_class_folders(dataset.source, dataset.labels, workdir)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     factors = {name: dict(levels) for name, levels in config["factors"].items()}
     baseline = baseline_levels(factors, config["baseline"])
-    designed = expand_design(factors, config["design"], baseline, config["cells"])
+    designed = expand_design(
+        factors, config["design"], baseline, config["cells"], config["resolution"]
+    )
     base = config["base"]
-    check_settings(base, "base")
+    size = dataset.image_size
+    check_input_size(check_settings(base, "base"), size, "base")
     for factor, levels in factors.items():
         for level, patch in levels.items():
-            check_settings(deep_merge(base, patch), f"factors.{factor}.{level}")
+            key = f"factors.{factor}.{level}"
+            check_input_size(check_settings(deep_merge(base, patch), key), size, key)
     cells = {}
     for levels in designed:
         settings = base
@@ -255,6 +287,7 @@ def resolve_study(config: Mapping[str, Any], workdir: str | Path = ".") -> Study
             settings = deep_merge(settings, factors[factor][level])
         name = cell_name(levels)
         cells[name] = Cell(name, levels, check_settings(settings, f"cell {name}"))
+        check_input_size(cells[name].settings, size, f"cell {name}")
     return Study(
         name=config["study"],
         factors=list(factors),

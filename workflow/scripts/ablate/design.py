@@ -7,7 +7,11 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from ablate import fractional
+
 BASE_CELL = "base"
+DESIGNS = ("full", "one-at-a-time", "list", "fractional", "screening")
+TWO_LEVEL = ("fractional", "screening")
 
 
 class ConfigError(ValueError):
@@ -42,6 +46,45 @@ def cell_name(levels: Mapping[str, str]) -> str:
     return "__".join(f"{factor}-{level}" for factor, level in levels.items())
 
 
+def check_level_names(config: Mapping[str, Any]) -> None:
+    """Factor and level names must be text as written, in ``factors``, ``baseline`` and
+    ``cells`` alike: YAML reads unquoted ``0.5``, ``1`` or ``on`` as a number or a boolean,
+    and ``0.50`` or ``yes`` could not be spelled back the way the user wrote them."""
+    factors = config.get("factors")
+    for factor, levels in factors.items() if isinstance(factors, Mapping) else ():
+        _check_name(factor, "factors", "factor")
+        for level in levels if isinstance(levels, Mapping) else ():
+            _check_name(level, f"factors.{factor}", "level")
+    chosen = [("baseline", config.get("baseline"))]
+    cells = config.get("cells")
+    if isinstance(cells, list):
+        chosen += [(f"cells[{index}]", cell) for index, cell in enumerate(cells)]
+    for where, mapping in chosen:
+        for factor, level in mapping.items() if isinstance(mapping, Mapping) else ():
+            _check_name(factor, where, "factor")
+            _check_name(level, f"{where}.{_text(factor)}", "level")
+
+
+def _check_name(name: Any, where: str, what: str) -> None:
+    if isinstance(name, str):
+        return
+    if isinstance(name, bool) or name is None:
+        read = "a boolean (unquoted on/off/yes/no/true/false)" if name is not None else "null"
+    else:
+        read = f"the number {name}"
+    raise ConfigError(
+        f"config key '{where}': YAML reads the {what} name {_text(name)} as {read}; quote "
+        f"it as written, e.g. '{_text(name)}', in factors, baseline and cells alike."
+    )
+
+
+def _text(name: Any) -> str:
+    """The name as the user probably wrote it (a boolean's spelling is lost: on or off)."""
+    if isinstance(name, bool):
+        return "on" if name else "off"
+    return "null" if name is None else str(name)
+
+
 def _check_levels(
     factors: Mapping[str, Mapping[str, Any]], chosen: Mapping[str, str], where: str
 ) -> None:
@@ -66,11 +109,28 @@ def baseline_levels(
     return {factor: baseline.get(factor, next(iter(levels))) for factor, levels in factors.items()}
 
 
+def check_design_keys(config: Mapping[str, Any]) -> None:
+    """``resolution`` belongs to design 'fractional', which needs it (checked before the
+    schema, so that this clearer line wins over the schema's)."""
+    design, resolution = config.get("design", "full"), config.get("resolution")
+    if resolution is not None and design != "fractional":
+        raise ConfigError(
+            f"config key 'resolution': only with design 'fractional', not '{design}'; "
+            "remove it or set design: fractional."
+        )
+    if design == "fractional" and resolution is None:
+        raise ConfigError(
+            "config key 'resolution': design 'fractional' needs resolution 3, 4 or 5 "
+            "(3: fewest runs, main effects aliased with interactions; 5: none aliased)."
+        )
+
+
 def expand_design(
     factors: Mapping[str, Mapping[str, Any]],
     design: str,
     baseline: Mapping[str, str],
     listed: list[Mapping[str, str]] | None = None,
+    resolution: int | None = None,
 ) -> list[dict[str, str]]:
     """The cells of a design, each as {factor: level} in factor order, without duplicates."""
     if design == "full":
@@ -87,11 +147,38 @@ def expand_design(
         for index, chosen in enumerate(listed):
             _check_levels(factors, chosen, f"cells[{index}]")
             cells.append({factor: chosen.get(factor, baseline[factor]) for factor in factors})
+    elif design in TWO_LEVEL:
+        cells = _two_level_cells(factors, design, resolution)
     else:
         raise ConfigError(
-            f"config key 'design': unknown design '{design}'; use full, one-at-a-time or list."
+            f"config key 'design': unknown design '{design}'; use {', '.join(DESIGNS)}."
         )
     unique: dict[str, dict[str, str]] = {}
     for levels in cells:
         unique.setdefault(cell_name(levels), levels)
     return list(unique.values())
+
+
+def _two_level_cells(
+    factors: Mapping[str, Mapping[str, Any]], design: str, resolution: int | None
+) -> list[dict[str, str]]:
+    """A fractional (2^(k-p), Box & Hunter 1961) or screening (Plackett & Burman 1946)
+    design's runs: -1 is each factor's first level as written, +1 its second."""
+    for factor, levels in factors.items():
+        if len(levels) != 2:
+            raise ConfigError(
+                f"config key 'factors.{factor}': design '{design}' needs exactly two levels "
+                f"per factor, '{factor}' has {len(levels)} ({', '.join(levels)}); split it "
+                "into two-level factors or use design 'full'."
+            )
+    try:
+        if design == "fractional":
+            signs = fractional.fractional_signs(len(factors), int(resolution or 0))
+        else:
+            signs = fractional.screening_signs(len(factors))
+    except ValueError as error:
+        raise ConfigError(f"config key 'design': {error}.") from None
+    names = [list(levels) for levels in factors.values()]
+    return [
+        {factor: names[i][int(row[i] > 0)] for i, factor in enumerate(factors)} for row in signs
+    ]

@@ -18,6 +18,11 @@ RAW = STUDY + "/data/raw"
 SPLIT = STUDY + "/data/split"
 MANIFEST = STUDY + "/data/manifest.csv"
 QUARANTINE = STUDY + "/data/quarantine.csv"
+# Where every file under the source went, and what the split found.
+INVENTORY = STUDY + "/data/inventory.csv"  # source, status, class, split, file, reason
+CONFLICTING_LABELS = STUDY + "/data/conflicting_labels.csv"  # sha256, file, class, split
+# test_file, test_class, other_file, other_split, other_class, distance, correlation
+NEAR_DUPLICATES = STUDY + "/data/near_duplicates.csv"
 ARRAYS = STUDY + "/data/arrays/{split}"  # + -images.npy / -labels.npy
 ARRAY_IMAGES = ARRAYS + "-images.npy"
 ARRAY_LABELS = ARRAYS + "-labels.npy"
@@ -43,6 +48,7 @@ RUNS = STUDY + "/runs.csv"
 SUMMARY = STUDY + "/summary.csv"
 WARNINGS = STUDY + "/warnings.csv"
 EFFECTS = STUDY + "/effects.csv"
+LEVEL_MEANS = STUDY + "/level_means.csv"  # mean test accuracy per level and pair of levels
 STUDY_HISTORY = STUDY + "/history.csv"
 DESCRIPTION = STUDY + "/study.yaml"
 TABLE = STUDY + "/tables/{name}.html"
@@ -84,10 +90,6 @@ def has_result(study: str, cell: str, seed: int | str, root: str | Path = ".") -
     )
 
 
-# Results stage, appended: the per-level means the interaction plot draws.
-LEVEL_MEANS = STUDY + "/level_means.csv"
-
-
 def figure(name: str) -> str:
     """Pattern of the figure ``name`` (``{study}`` left as a wildcard)."""
     return fill(FIGURE, name=name)
@@ -96,3 +98,9 @@ def figure(name: str) -> str:
 def table(name: str) -> str:
     """Pattern of the HTML table ``name`` (``{study}`` left as a wildcard)."""
     return fill(TABLE, name=name)
+
+
+# Optional TensorBoard logs of a run (``tensorboard: true``), written while it trains. Not a
+# declared output: Snakemake would delete them when a job fails, and the point is to watch
+# (and keep) the curves of running and failed runs alike.
+TENSORBOARD = STUDY + "/tensorboard/{cell}/seed-{seed}"

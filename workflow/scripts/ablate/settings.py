@@ -48,6 +48,8 @@ class CellSettings(_Record):
     label_smoothing: float
     precision: str
     jit_compile: str | bool
+    augmentation_placement: str  # auto | model | data
+    tensorboard: bool
     gpus: int
     batch_size: int
     epochs: int
@@ -66,6 +68,7 @@ class DatasetSettings(_Record):
     color_mode: str
     decode: str
     max_per_class: int | None
+    max_pixels: int  # larger images are quarantined (decompression bombs)
 
     @property
     def kind(self) -> str:
@@ -97,6 +100,7 @@ class Checks(_Record):
     """Thresholds of the aggregate's warnings."""
 
     divergence_gap: float
+    min_effect: float  # differences within +/- this are "no difference"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -93,22 +93,45 @@ def fetch(source: str, destination: str | Path, **options: Any) -> None:
 @SOURCES.register("dir")
 def link_folder(path: str, destination: Path, options: Mapping[str, Any]) -> None:
     """An existing folder, read in place: the raw folder mirrors its tree with symbolic
-    links to its files, so nothing of the user's is copied, moved or changed."""
+    links to its files, so nothing of the user's is copied, moved or changed.
+
+    Linked folders are walked into (ablate.data.inventory.walk); hidden entries, link
+    loops and broken links are mirrored as links too, so that the split step sees them
+    and accounts for them in the inventory.
+    """
+    from ablate.data.inventory import walk
+
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise ValueError(f"dataset.source 'dir:{path}': {root} is not a folder.")
     linked = 0
-    for top, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        folder = Path(top)
-        mirror = destination / folder.relative_to(root)
-        mirror.mkdir(exist_ok=True)
-        for name in sorted(files):
-            if not name.startswith("."):
-                (mirror / name).symlink_to(folder / name)
-                linked += 1
+    for entry in walk(root):
+        mirror = destination / entry.path.rstrip("/")
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        if entry.loop_to is not None:  # the same loop, inside the mirror
+            mirror.symlink_to(os.path.relpath(destination / entry.loop_to, mirror.parent))
+        elif entry.problem is None or entry.problem == "hidden":
+            mirror.symlink_to(root / entry.path)
+            linked += entry.problem is None
+        elif Path(root / entry.path).is_symlink():  # broken: the same dangling link
+            mirror.symlink_to(os.readlink(root / entry.path))
     if not linked:
-        raise ValueError(f"dataset.source 'dir:{path}': no files in {root}.")
+        raise ValueError(
+            f"dataset.source 'dir:{path}': no files in {root} (hidden ones are not read); "
+            "point it at the folder that holds the class folders."
+        )
+
+
+def source_fingerprint(source: str, workdir: str | Path = ".") -> str:
+    """What decides whether a fetched source is still the one the study was split from:
+    for a 'dir:' source the names, sizes and modification times of its files; '' for the
+    other kinds, whose content is fixed by their name and checksum."""
+    from ablate.data.inventory import fingerprint
+
+    kind, what = parse_source(source)
+    if kind != "dir":
+        return ""
+    return fingerprint(Path(workdir) / Path(what).expanduser())
 
 
 @SOURCES.register("url")

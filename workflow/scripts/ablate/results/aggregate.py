@@ -12,6 +12,12 @@ import pandas as pd
 
 from ablate import status
 from ablate.results import checks, statistics
+from ablate.results.outcomes import Outcomes
+
+# What runs.csv records of each run, after its cell, levels and seed.
+RUN_VALUES = ["status", "reason", "test_accuracy", "test_loss", "test_macro_f1", "test_images",
+              "best_epoch", "epochs_run", "best_val_loss", "best_val_accuracy", "train_seconds",
+              "images_per_second", "num_params", "monitor", "splits_read"]  # fmt: skip
 
 
 def collect_runs(
@@ -57,7 +63,9 @@ def collect_runs(
         reason = "not finished: its job failed or has not run; run snakemake to train it"
         rows.append({"study": study, "cell": run["cell"], **run["levels"], "seed": run["seed"],
                      "status": status.NOT_RUN, "reason": reason})  # fmt: skip
-    table = pd.DataFrame(rows)
+    levels = list((runs or not_run)[0]["levels"]) if (runs or not_run) else []
+    # Every column even when no run has finished yet (a partial look at a study just begun).
+    table = pd.DataFrame(rows, columns=["study", "cell", *levels, "seed", *RUN_VALUES])
     # Failed runs have no values: keep these columns numeric (NaN) rather than object.
     numeric = [*statistics.METRICS, "test_images", "epochs_run", "best_val_loss",
                "best_val_accuracy", "num_params"]  # fmt: skip
@@ -68,17 +76,23 @@ def summarise(
     runs: pd.DataFrame,
     factors: Sequence[str],
     baseline: str,
+    outcomes: Outcomes,
+    min_effect: float,
     warnings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per cell: mean, std and 95 % interval over seeds of each summarised value, the paired
-    comparison of test accuracy with the baseline, and the cell's warnings."""
+    """Per cell: mean, std and 95 % interval of each summarised value (over seeds and test
+    images for test accuracy and macro F1), the paired comparison of test accuracy with the
+    baseline with its verdict, and the cell's warnings."""
     summary = statistics.cell_statistics(runs, factors)
+    summary = statistics.with_test_set_intervals(summary, outcomes)
     summary.insert(0, "study", runs["study"].iloc[0] if len(runs) else "")
     summary.insert(2 + len(factors), "baseline", summary["cell"] == baseline)
-    compared = statistics.compare_with_baseline(runs, baseline, "test_accuracy", factors)
+    compared = statistics.compare_with_baseline(runs, baseline, outcomes, min_effect, factors)
     compared = compared.drop(columns=[f for f in factors if f in compared]).set_index("cell")
     compared.columns = [f"vs_baseline_{column}" for column in compared.columns]
     summary = summary.join(compared, on="cell")
+    test_images = len(outcomes.images)
+    summary["vs_baseline_advice"] = statistics.seed_advice(summary, min_effect, test_images)
     if warnings is not None:
         summary = summary.join(checks.per_cell(warnings, summary["cell"].tolist()), on="cell")
     return summary

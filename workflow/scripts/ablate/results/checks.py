@@ -22,12 +22,16 @@ def study_warnings(
     history: pd.DataFrame,
     manifest: pd.DataFrame,
     divergence_gap: float,
+    near_duplicates: pd.DataFrame | None = None,
+    conflicting_labels: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every warning, in the order a reader should see them."""
+    """Every warning, in the order a reader should see them. ``near_duplicates`` and
+    ``conflicting_labels`` are the split step's tables of them (data/*.csv)."""
     rows = [
         *failed_runs(runs),
         *missing_seeds(runs),
         *test_set_use(runs, manifest),
+        *leaks(near_duplicates, conflicting_labels),
         *divergence(runs, history, divergence_gap),
         *best_epoch_is_last(runs),
     ]
@@ -87,6 +91,30 @@ def test_set_use(runs: pd.DataFrame, manifest: pd.DataFrame) -> Iterator[Row]:
             "", None, "test_set_use",
             f"{len(copies)} test images are byte-identical to train/validation images "
             f"(e.g. {copies['file'].iloc[0]}): test accuracy overstates generalisation",
+        )  # fmt: skip
+
+
+def leaks(
+    near_duplicates: pd.DataFrame | None, conflicting_labels: pd.DataFrame | None
+) -> Iterator[Row]:
+    """Test images that are re-encoded, resized or shifted copies of train/validation
+    images (perceptual hashes, found at split time), and identical images filed under more
+    than one class: both make test accuracy say less than it seems."""
+    if near_duplicates is not None and len(near_duplicates):
+        images = near_duplicates["test_file"].nunique()
+        example = near_duplicates.iloc[0]
+        yield (
+            "", None, "test_set_use",
+            f"{images} test images have near-duplicates in train/validation (e.g. "
+            f"{example['test_file']} ~ {example['other_file']}; all in "
+            "data/near_duplicates.csv): test accuracy overstates generalisation",
+        )  # fmt: skip
+    if conflicting_labels is not None and len(conflicting_labels):
+        images = conflicting_labels["sha256"].nunique()
+        yield (
+            "", None, "conflicting_labels",
+            f"{images} images appear under more than one class (data/conflicting_labels.csv): "
+            "at least one of each is labelled wrong",
         )  # fmt: skip
 
 

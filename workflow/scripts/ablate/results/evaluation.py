@@ -14,6 +14,7 @@ import pandas as pd
 
 from ablate import status
 from ablate.data.split import class_names as read_class_names
+from ablate.data.split import read_manifest
 from ablate.results.metrics import TestMetrics, score, unscored
 from ablate.train import runtime
 
@@ -108,5 +109,5 @@ def _test_files(test: Any, manifest: str | Path, batches: Any) -> list[str]:
     arrays, Keras' file order when read from the split folder."""
     if isinstance(test, str | Path):
         return [os.path.relpath(path, test) for path in batches.file_paths]
-    table = pd.read_csv(manifest, dtype={"class": str})
+    table = read_manifest(manifest)
     return table.loc[table["split"] == "test", "file"].tolist()

@@ -1,17 +1,16 @@
-"""Statistics over seeds: intervals per cell, paired comparisons, factorial effects.
+"""Statistics per cell and against the baseline.
 
-Every seed trains on the same data split, so runs of different cells with the same seed are
-paired: comparisons are computed per seed and the seeds are the replicates. Only successful runs
-(``status.ok``) with a value for the metric count. Intervals are Student's t intervals with n - 1
-degrees of freedom; with fewer than two values the spread, interval and p-value are NaN instead
-of an error or a warning, so a one-seed smoke study still aggregates.
+Every seed trains on the same data split and every run scores the same test images, so runs
+of different cells pair up by seed and by image. Only successful runs (``status.ok``) count.
+Test accuracy and macro F1 get intervals over seeds AND test images, and comparisons with the
+baseline get verdicts (ablate.results.verdicts); the other per-run values (loss, epochs,
+time) get Student's t intervals over seeds, NaN with fewer than two seeds.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -20,20 +19,17 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from ablate import status
+from ablate.results.outcomes import Outcomes, stream
+from ablate.results.verdicts import UNDECIDED, cell_interval, compare, macro_f1_interval
 
 CONFIDENCE = 0.95
-ALPHA = 0.05  # "significant" means p < ALPHA
 
 # Per-run values summarised over seeds in summary.csv.
 METRICS = ("test_accuracy", "test_loss", "test_macro_f1", "best_epoch", "train_seconds",
            "images_per_second")  # fmt: skip
 COMPARISON_COLUMNS = ["n_pairs", "difference", "ci_low", "ci_high", "p_value",
-                      "effect_size_dz", "significant"]  # fmt: skip
-# effects.csv (factor_effects) and level_means.csv (level_means): one row per term.
-EFFECT_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "reference",
-                  "n_seeds", "estimate", "ci_low", "ci_high", "p_value"]  # fmt: skip
-MEAN_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "n_seeds", "mean",
-                "ci_low", "ci_high"]  # fmt: skip
+                      "prob_improvement", "verdict", "verdict_reason",
+                      "seeds_needed"]  # fmt: skip
 
 # Spreads below this (relative to the values' size, at least 1) are floating-point rounding,
 # e.g. per-seed differences 0.52 - 0.50 and 0.62 - 0.60: treated as zero so that a constant
@@ -75,28 +71,13 @@ def mean_ci(values: ArrayLike, confidence: float = CONFIDENCE) -> MeanCI:
     return MeanCI(mean, std, n, mean - half, mean + half)
 
 
-def _p_value(values: ArrayLike) -> float:
-    """Two-sided one-sample t-test against 0; NaN where the test is undefined (n < 2, no spread)."""
-    x = _finite(values)
-    if x.size < 2 or _constant(x):
-        return math.nan
-    return float(stats.ttest_1samp(x, 0.0).pvalue)
-
-
 def _cells(runs: pd.DataFrame) -> list:
     return list(pd.unique(runs["cell"]))
 
 
-def _cell_levels(runs: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
+def cell_levels(runs: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
     """Each cell's factor levels, indexed by cell, in first-appearance order."""
     return runs.drop_duplicates("cell").set_index("cell")[list(factors)]
-
-
-def _by_seed(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The metric as seed x cell; NaN where a run failed, is missing or has no value."""
-    ok = status.ok(runs)
-    table = ok[ok[metric].notna()].pivot(index="seed", columns="cell", values=metric)
-    return table.reindex(columns=_cells(runs)).astype(float)
 
 
 def _factor_columns(runs: pd.DataFrame) -> list[str]:
@@ -132,192 +113,102 @@ def cell_statistics(
     return pd.DataFrame(rows, columns=columns)
 
 
+def with_test_set_intervals(summary: pd.DataFrame, outcomes: Outcomes) -> pd.DataFrame:
+    """``summary`` with the intervals of test accuracy and macro F1 that account for both
+    seeds and test images (two-level bootstrap, ablate.results.verdicts) instead of the t
+    interval over seeds, and a note where one seed gives the test-set interval only."""
+    summary = summary.copy()
+    summary["test_interval_note"] = ""
+    for index, cell in summary["cell"].items():
+        seeds = outcomes.seeds(cell)
+        if not seeds:
+            continue
+        accuracy = cell_interval(outcomes.correct(cell, seeds), seed=stream(cell))
+        true = np.tile(outcomes.true, (len(seeds), 1))
+        f1 = macro_f1_interval(true, outcomes.predictions(cell, seeds), len(outcomes.classes),
+                               seed=stream(cell, "f1"))  # fmt: skip
+        for metric, found in (("test_accuracy", accuracy), ("test_macro_f1", f1)):
+            summary.loc[index, [f"{metric}_ci_low", f"{metric}_ci_high"]] = found.low, found.high
+        summary.loc[index, "test_interval_note"] = accuracy.note
+    return summary
+
+
 def compare_with_baseline(
     runs: pd.DataFrame,
     baseline: str,
-    metric: str = "test_accuracy",
+    outcomes: Outcomes,
+    min_effect: float,
     factors: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Each other cell minus the baseline, paired by seed: mean difference, t interval,
-    two-sided paired t-test and Cohen's d_z. Only seeds where both runs succeeded pair up
-    (none when the design leaves the baseline cell out).
+    """Each other cell against the baseline on test accuracy, paired by seed and test image
+    over the seeds both finished (none when the design leaves the baseline cell out):
+    difference with its interval, p-value, probability of improvement, verdict and, for an
+    undecided one, the seeds that would decide it (ablate.results.verdicts).
 
-    ``factors`` defaults to the columns between "cell" and "seed", as the aggregate step writes.
+    ``factors`` defaults to the columns between "cell" and "seed", as the aggregate writes.
     """
     factors = _factor_columns(runs) if factors is None else list(factors)
-    cells = _cells(runs)
-    levels = _cell_levels(runs, factors)
-    table = _by_seed(runs, metric)
-    if baseline not in table:  # a list design without the baseline: nothing pairs up
-        table[baseline] = math.nan
+    levels = cell_levels(runs, factors)
     rows = []
-    for cell in cells:
+    for cell in _cells(runs):
         if cell == baseline:
             continue
-        differences = (table[cell] - table[baseline]).dropna().to_numpy()
-        summary = mean_ci(differences)
-        p_value = _p_value(differences)
-        usable = summary.n >= 2 and summary.std > 0
-        rows.append(
-            {
-                "cell": cell,
-                **levels.loc[cell].to_dict(),
-                "n_pairs": summary.n,
-                "difference": summary.mean,
-                "ci_low": summary.ci_low,
-                "ci_high": summary.ci_high,
-                "p_value": p_value,
-                "effect_size_dz": summary.mean / summary.std if usable else math.nan,
-                "significant": bool(p_value < ALPHA),  # NaN compares False
-            }
-        )
+        seeds = sorted(set(outcomes.seeds(cell)) & set(outcomes.seeds(baseline)))
+        row = {"cell": cell, **levels.loc[cell].to_dict(), "n_pairs": len(seeds)}
+        if seeds:
+            result = compare(outcomes.correct(cell, seeds), outcomes.correct(baseline, seeds),
+                             min_effect)  # fmt: skip
+            row.update(difference=result.difference, ci_low=result.ci_low,
+                       ci_high=result.ci_high, p_value=result.p_value,
+                       prob_improvement=result.probability_of_improvement,
+                       verdict=result.verdict, verdict_reason=result.reason,
+                       seeds_needed=result.seeds_needed)  # fmt: skip
+        else:
+            row.update(verdict=UNDECIDED, verdict_reason="no seed finished in both cells")
+        rows.append(row)
     frame = pd.DataFrame(rows, columns=["cell", *factors, *COMPARISON_COLUMNS])
-    return frame.astype({"n_pairs": int, "significant": bool})
+    return frame.astype({"n_pairs": int})
 
 
-def _full_grid(
-    runs: pd.DataFrame, factors: Sequence[str]
-) -> tuple[pd.DataFrame, dict[str, list]] | None:
-    """The cells' levels and each factor's levels when the cells are every combination of the
-    levels that appear (exactly once each); otherwise None, as effects would be confounded."""
-    if not factors or runs.empty:
-        return None
-    cells = _cell_levels(runs, factors)
-    levels = {factor: list(pd.unique(cells[factor])) for factor in factors}
-    expected = math.prod(len(values) for values in levels.values())
-    combinations = set(cells.itertuples(index=False, name=None))
-    if len(cells) != expected or len(combinations) != expected:
-        return None
-    return cells, levels
+MANY_SEEDS = 100  # advice beyond this says "more than", not a number nobody will train
 
 
-def _complete_seeds(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """seed x cell for the seeds where every cell succeeded, so every per-seed contrast is
-    computed over the same, balanced set of cells."""
-    return _by_seed(runs, metric).dropna()
-
-
-def _with_levels(cells: pd.DataFrame, fixed: Mapping[str, str]) -> pd.Index:
-    """The cells that have the given levels."""
-    mask = np.logical_and.reduce([cells[factor] == level for factor, level in fixed.items()])
-    return cells.index[mask]
-
-
-def _cell_mean(table: pd.DataFrame, cells: pd.DataFrame, fixed: Mapping[str, str]) -> np.ndarray:
-    """Per seed: mean over the cells with the given levels, equal weight per cell."""
-    return table.loc[:, _with_levels(cells, fixed)].mean(axis=1).to_numpy()
-
-
-def _effect_row(term: str, a: tuple, b: tuple, reference: str, per_seed: np.ndarray) -> dict:
-    summary = mean_ci(per_seed)
-    return {
-        "term": term,
-        "factor_a": a[0],
-        "level_a": a[1],
-        "factor_b": b[0],
-        "level_b": b[1],
-        "reference": reference,
-        "n_seeds": summary.n,
-        "estimate": summary.mean,
-        "ci_low": summary.ci_low,
-        "ci_high": summary.ci_high,
-        "p_value": _p_value(per_seed),
-    }
-
-
-def factor_effects(
-    runs: pd.DataFrame,
-    factors: Sequence[str],
-    baseline_levels: Mapping[str, str],
-    metric: str = "test_accuracy",
-) -> pd.DataFrame:
-    """Main effects and two-factor interactions of a full-factorial grid, against the baseline
-    levels, estimated per seed and summarised over seeds (t interval, one-sample t-test).
-
-    Main effect of A=a: marginal mean over cells with A=a minus that with A=a0. Interaction of
-    (A=a, B=b): m(a,b) - m(a,b0) - m(a0,b) + m(a0,b0), averaging over any other factors. Empty
-    (with the columns) when there are no factors, the grid is not full or it lacks a baseline
-    level. For main effects factor_b and level_b are None.
-    """
-    factors = list(factors)
-    grid = _full_grid(runs, factors)
-    if grid is None:
-        return pd.DataFrame(columns=EFFECT_COLUMNS)
-    cells, levels = grid
-    if any(baseline_levels.get(factor) not in levels[factor] for factor in factors):
-        # A list design without the baseline's levels: no reference to measure from.
-        return pd.DataFrame(columns=EFFECT_COLUMNS)
-    table = _complete_seeds(runs, metric)
-
-    def mean(fixed: Mapping[str, str]) -> np.ndarray:
-        return _cell_mean(table, cells, fixed)
-
-    rows = []
-    none = (None, None)
-    for factor in factors:
-        base = baseline_levels[factor]
-        for level in levels[factor]:
-            if level == base:
-                continue
-            per_seed = mean({factor: level}) - mean({factor: base})
-            reference = f"vs {factor}={base}"
-            rows.append(_effect_row("main", (factor, level), none, reference, per_seed))
-    for factor_a, factor_b in itertools.combinations(factors, 2):
-        base_a, base_b = baseline_levels[factor_a], baseline_levels[factor_b]
-        reference = f"interaction vs {factor_a}={base_a}, {factor_b}={base_b}"
-        for level_a in levels[factor_a]:
-            for level_b in levels[factor_b]:
-                if level_a == base_a or level_b == base_b:
-                    continue
-                per_seed = (
-                    mean({factor_a: level_a, factor_b: level_b})
-                    - mean({factor_a: level_a, factor_b: base_b})
-                    - mean({factor_a: base_a, factor_b: level_b})
-                    + mean({factor_a: base_a, factor_b: base_b})
-                )
-                a, b = (factor_a, level_a), (factor_b, level_b)
-                rows.append(_effect_row("interaction", a, b, reference, per_seed))
-    return pd.DataFrame(rows, columns=EFFECT_COLUMNS).astype({"n_seeds": int})
-
-
-def level_means(
-    runs: pd.DataFrame, factors: Sequence[str], metric: str = "test_accuracy"
-) -> pd.DataFrame:
-    """Mean of the metric at each level of each factor (term "level") and at each pair of
-    levels of two factors that some cell has (term "pair"): per seed the mean over the cells
-    with those levels, equal weight per cell, summarised over the seeds where all of them
-    succeeded (t interval). A pair of a two-factor study is one cell: its mean is the cell's.
-    Outside a full grid the levels are confounded with the other factors': descriptive only.
-    For "level" rows factor_b and level_b are empty.
-    """
-    factors = list(factors)
-    if not factors or runs.empty:
-        return pd.DataFrame(columns=MEAN_COLUMNS)
-    cells = _cell_levels(runs, factors)
-    table = _by_seed(runs, metric)
-    levels = {factor: list(pd.unique(cells[factor])) for factor in factors}
-    terms = [("level", {factor: level}) for factor in factors for level in levels[factor]]
-    for factor_a, factor_b in itertools.combinations(factors, 2):
-        for level_a, level_b in itertools.product(levels[factor_a], levels[factor_b]):
-            terms.append(("pair", {factor_a: level_a, factor_b: level_b}))
-    rows = []
-    for term, fixed in terms:
-        chosen = _with_levels(cells, fixed)
-        if chosen.empty:  # a combination the design leaves out
+def seed_advice(summary: pd.DataFrame, min_effect: float, test_images: int) -> pd.Series:
+    """Per cell whose comparison with the baseline is undecided: how many seeds would
+    decide it (Colas et al. 2018), or that seeds alone cannot; empty for the others."""
+    points = f"a {min_effect * 100:g}-point difference"
+    advice = pd.Series("", index=summary.index, dtype=object)
+    for index, row in summary.iterrows():
+        if row["baseline"] or row["vs_baseline_verdict"] != UNDECIDED:
             continue
-        summary = mean_ci(table.loc[:, chosen].dropna().mean(axis=1))
-        (factor_a, level_a), (factor_b, level_b) = [*fixed.items(), (None, None)][:2]
-        rows.append(
-            {
-                "term": term,
-                "factor_a": factor_a,
-                "level_a": level_a,
-                "factor_b": factor_b,
-                "level_b": level_b,
-                "n_seeds": summary.n,
-                "mean": summary.mean,
-                "ci_low": summary.ci_low,
-                "ci_high": summary.ci_high,
-            }
+        needed = row["vs_baseline_seeds_needed"]
+        if row["vs_baseline_n_pairs"] < 2:
+            advice[index] = "needs at least 2 seeds in both cells to be decided"
+        elif pd.notna(needed) and needed > MANY_SEEDS:
+            advice[index] = f"more than {MANY_SEEDS} seeds would be needed to tell {points}"
+        elif pd.notna(needed):
+            advice[index] = f"about {int(needed)} seeds would tell {points}"
+        else:
+            advice[index] = (
+                f"no number of seeds tells {points} on {test_images} test images: "
+                "a larger test split would"
+            )
+    return advice
+
+
+def verdict_lines(summary: pd.DataFrame) -> list[str]:
+    """'cell: verdict, difference [interval], P(improvement); advice' per compared cell."""
+    lines = []
+    for row in summary[~summary["baseline"].astype(bool)].itertuples():
+        if pd.isna(row.vs_baseline_difference):
+            lines.append(f"{row.cell} vs baseline: {row.vs_baseline_verdict} "
+                         f"({row.vs_baseline_verdict_reason})")  # fmt: skip
+            continue
+        text = (
+            f"{row.cell} vs baseline: {row.vs_baseline_verdict}, "
+            f"{row.vs_baseline_difference:+.3f} [{row.vs_baseline_ci_low:+.3f}, "
+            f"{row.vs_baseline_ci_high:+.3f}], P(improvement) "
+            f"{row.vs_baseline_prob_improvement:.2f}"
         )
-    return pd.DataFrame(rows, columns=MEAN_COLUMNS).astype({"n_seeds": int})
+        lines.append(text + (f"; {row.vs_baseline_advice}" if row.vs_baseline_advice else ""))
+    return lines

@@ -35,7 +35,8 @@ def interval(mean: float, low: float, high: float, digits: int = 3) -> str:
 
 def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
     """What a reader compares first, one row per cell: test accuracy with its interval, the
-    paired difference from the baseline, and the warnings (summary.csv holds the rest).
+    paired difference from the baseline with its verdict and seed advice, and the warnings
+    (summary.csv holds the rest).
     Without factors the cell's name is all there is; with them, their levels say more."""
     rows = []
     for row in summary.to_dict("records"):
@@ -56,7 +57,10 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
                     row["test_accuracy_ci_high"],
                 ),
                 "vs baseline [95% CI]": "" if row["baseline"] else difference,
-                "p (paired t)": _number(row["vs_baseline_p_value"]),
+                "verdict": "" if row["baseline"] else row["vs_baseline_verdict"],
+                "P(improvement)": _number(row["vs_baseline_prob_improvement"]),
+                "p": _number(row["vs_baseline_p_value"]),
+                "seed advice": _text(row["vs_baseline_advice"]),
                 "warnings": row.get("warnings") if isinstance(row.get("warnings"), str) else "",
             }
         )
@@ -65,6 +69,10 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
 
 def _number(value: float) -> str:
     return "" if pd.isna(value) else f"{value:.3g}"
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def write_html(

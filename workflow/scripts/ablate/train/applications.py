@@ -34,6 +34,15 @@ APPLICATIONS = {
 }  # fmt: skip
 
 
+# Smallest height and width each application takes without its top (keras.applications'
+# own `min_size` checks); the others take 32.
+SMALLEST_INPUT = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
+
+
+def smallest_application_input(application: str) -> int:
+    return SMALLEST_INPUT.get(application, 32)
+
+
 def application_name(model_name: str) -> str:
     """'keras_app:ResNet50' -> 'ResNet50', or ValueError listing the supported ones."""
     name = model_name.removeprefix(PREFIX)
@@ -119,6 +128,11 @@ def keras_application(
         start = names.index(fine_tune_from) if fine_tune_from else len(names)
         for layer in base.layers[:start]:
             layer.trainable = False
+        # Keras' fine-tuning advice: BatchNormalization keeps its ImageNet statistics (a
+        # non-trainable BatchNormalization runs in inference mode, whatever `training`).
+        for layer in base.layers[start:]:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     mode = APPLICATIONS[application]

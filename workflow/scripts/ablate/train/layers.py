@@ -6,6 +6,11 @@ from typing import Any
 
 import keras
 
+# Importing this module registers every ablate layer a saved model may hold.
+from ablate.train.affine import RandomAffine
+
+__all__ = ["ChannelReverse", "RandomAffine"]
+
 
 @keras.saving.register_keras_serializable(package="ablate")
 class ChannelReverse(keras.layers.Layer):

@@ -11,7 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ablate.registry import Registry
-from ablate.train.applications import APPLICATIONS, PREFIX, application_name, keras_application
+from ablate.train.applications import (
+    APPLICATIONS,
+    PREFIX,
+    application_name,
+    keras_application,
+    smallest_application_input,
+)
 
 
 class ModelRegistry(Registry):
@@ -40,6 +46,68 @@ class ModelRegistry(Registry):
 
 
 MODELS = ModelRegistry("model")
+# Model name -> smallest height and width it takes, from its builder arguments (the
+# builder's defaults where the config leaves one out): each entry's spatial reductions.
+SMALLEST: dict[str, Callable[..., int]] = {}
+
+
+def smallest_input(spec: Mapping[str, Any]) -> int:
+    """The smallest height and width the model of ``spec`` can take."""
+    name = spec["name"]
+    if name.startswith(PREFIX):
+        return smallest_application_input(application_name(name))
+    return SMALLEST[name](**{key: value for key, value in spec.items() if key != "name"})
+
+
+def fits_input(spec: Mapping[str, Any], image_size: Sequence[int], key: str) -> None:
+    """Raise a one-line ValueError naming dataset.image_size and ``key`` (where the model
+    is set) when the images are smaller than the model takes."""
+    smallest = smallest_input(spec)
+    if min(image_size) < smallest:
+        raise ValueError(
+            f"config key 'dataset.image_size': {list(image_size)} is smaller than the "
+            f"{smallest}x{smallest} that '{key}' ({spec['name']}) takes; raise "
+            "dataset.image_size or use fewer pooling blocks."
+        )
+
+
+def _smallest(steps: Sequence[tuple[str, int]]) -> int:
+    """The smallest side that stays at least 1 pixel through ``steps``: ('conv', kernel)
+    of a 'valid' convolution, ('pool', 0) of a 2x2 max-pool with floor division."""
+
+    def fits(side: int) -> bool:
+        for kind, kernel in steps:
+            side = side - kernel + 1 if kind == "conv" else side // 2
+            if side < 1:
+                return False
+        return True
+
+    return next(side for side in range(1, 1 << 16) if fits(side))
+
+
+def _small_convnet_smallest(
+    filters: Sequence[int] = (32, 64, 128),
+    kernel_size: int = 3,
+    padding: str = "same",
+    pool_last: bool = True,
+    **_: Any,
+) -> int:
+    steps = []
+    for block in range(1, len(filters) + 1):
+        if padding == "valid":
+            steps.append(("conv", kernel_size))
+        if pool_last or block < len(filters):
+            steps.append(("pool", 0))
+    return _smallest(steps)
+
+
+def _cifar_cnn_smallest(filters: Sequence[int] = (32, 64, 128), **_: Any) -> int:
+    return _smallest([("pool", 0)] * len(filters))
+
+
+def _resnet20_smallest(first_layer: str = "3x3", **_: Any) -> int:
+    # Stage pools pad ('same'): only the stem's pools can shrink an image to nothing.
+    return _smallest([("pool", 0)] * (2 if first_layer == "7x7_maxpool" else 1))
 
 
 @MODELS.register()
@@ -205,6 +273,13 @@ def resnet20(
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="classes")(x)
     return keras.Model(inputs, outputs, name="resnet20")
+
+
+SMALLEST.update(
+    small_convnet=_small_convnet_smallest,
+    cifar_cnn=_cifar_cnn_smallest,
+    resnet20=_resnet20_smallest,
+)
 
 
 def model_builder(name: str) -> Callable[..., Any]:

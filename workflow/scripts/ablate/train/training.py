@@ -13,7 +13,9 @@ the summary marks it. Anything else (bad data, a kill, a full disk) fails the jo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib.util
 import json
 import logging
 import math
@@ -26,7 +28,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ablate import status
+from ablate import paths, status
 from ablate.data.split import class_names as read_class_names
 from ablate.settings import CellSettings, run_params
 from ablate.train import runtime
@@ -53,6 +55,7 @@ def train_cell(
     state_dir: str | Path,
     threads: int | None = None,
     description: Mapping[str, Any] | None = None,
+    tensorboard_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train (or resume), then write the best checkpoint, history, params and a summary.
 
@@ -60,13 +63,15 @@ def train_cell(
     ablate.data.arrays) or to the split folder; ``settings`` is a cell's fully resolved
     training setup (``CellSettings.as_dict()``); ``dataset`` holds image_size and
     color_mode. ``description`` (study, cell, factor levels) is copied into params.yaml.
+    ``tensorboard_dir``: where a cell with ``tensorboard: true`` logs (default: the
+    study's ``paths.TENSORBOARD`` of the description's study and cell).
     """
     cell = CellSettings.from_mapping(settings)
     runtime.configure(seed=seed, threads=threads, claim=cell.gpus)
     import keras
 
     from ablate.data.pipeline import evaluation_pipeline, split_batches, training_pipeline
-    from ablate.train.augmentation import build_augmentation, build_mixing
+    from ablate.train.augmentation import build_augmentation, build_mixing, with_augmentation
     from ablate.train.models import build_model
     from ablate.train.optimizers import build_optimizer
 
@@ -85,16 +90,21 @@ def train_cell(
             "out of date; delete the array files and run again."
         )
     steps_per_epoch = math.ceil(num_train / cell.batch_size)
-    # Build everything that a config can get wrong before the first epoch.
-    augmentation = build_augmentation(cell.augmentation, seed)
-    mixing = build_mixing(cell.mixing, seed)
     on_gpu = bool(runtime.gpus())
+    placement = augmentation_placement(cell.augmentation_placement, on_gpu)
+    strategy = runtime.distribution(cell.gpus)
+    # Build everything that a config can get wrong before the first epoch. In the model,
+    # the layers' random state is a variable of the strategy's replicas.
+    with strategy.scope() if placement == "model" else contextlib.nullcontext():
+        augmentation = build_augmentation(cell.augmentation, seed)
+    mixing = build_mixing(cell.mixing, seed)
     precision = cell.precision
     precision = ("mixed_float16" if on_gpu else "float32") if precision == "auto" else precision
     jit_compile = on_gpu if cell.jit_compile == "auto" else cell.jit_compile
-    strategy = runtime.distribution(cell.gpus)
     with runtime.dtype_policy(precision), strategy.scope():
         model = build_model(cell.model, shape, len(classes))
+        if placement == "model" and augmentation is not None:
+            model = with_augmentation(model, augmentation)
         model.compile(
             jit_compile=jit_compile,
             optimizer=build_optimizer(cell.optimizer, cell.schedule, steps_per_epoch, cell.epochs),
@@ -106,7 +116,8 @@ def train_cell(
         model.name, model.count_params(), strategy.num_replicas_in_sync,
     )  # fmt: skip
 
-    train = training_pipeline(train_batches, len(classes), augmentation, mixing)
+    in_pipeline = augmentation if placement == "data" else None
+    train = training_pipeline(train_batches, len(classes), in_pipeline, mixing)
     validation = evaluation_pipeline(batches("validation")[0], len(classes))
 
     state = TrainingState(state_dir)
@@ -114,6 +125,7 @@ def train_cell(
     if done:
         log.info("resuming after epoch %d (best %s so far: %s)", done, monitor, best_so_far)
     outputs = RunOutputs(model_path, history_path, params_path, summary_path)
+    tensorboard = tensorboard_folder(params, tensorboard_dir) if cell.tensorboard else None
     started = time.perf_counter()
     try:
         history = model.fit(
@@ -121,14 +133,15 @@ def train_cell(
             validation_data=validation,
             epochs=cell.epochs,
             shuffle=False,  # the pipeline reshuffles every epoch itself
-            callbacks=callbacks(model, cell, state, best_so_far),
+            callbacks=callbacks(model, cell, state, best_so_far, tensorboard),
             verbose=2,
         )
     except Exception as error:
         if not out_of_memory(error):
             raise
+        finished = len(pd.read_csv(state.history)) if state.history.exists() else 0
         reason = (
-            f"out of memory in epoch {done + 1}: {type(error).__name__}. Lower the batch "
+            f"out of memory in epoch {finished + 1}: {type(error).__name__}. Lower the batch "
             "size or the image size, or ask for a GPU with more memory."
         )
         return outputs.failed(reason, params, state, model, done)
@@ -159,6 +172,7 @@ def train_cell(
         "num_params": int(model.count_params()),
         "precision": precision,
         "jit_compile": jit_compile,
+        "augmentation_placement": placement,
         "replicas": int(strategy.num_replicas_in_sync),
         # What model selection saw: the aggregate warns if the test split is ever among it.
         "splits_read": sorted(inputs),
@@ -167,6 +181,25 @@ def train_cell(
     state.discard()
     log.info("done: %s", summary)
     return summary
+
+
+def augmentation_placement(setting: str, on_gpu: bool) -> str:
+    """Where augmentation runs: ``model`` (on the device that trains) or ``data`` (tf.data,
+    on the CPU); ``auto`` picks the model on a GPU, whose input cores would starve it."""
+    if setting == "auto":
+        return "model" if on_gpu else "data"
+    return setting
+
+
+def tensorboard_folder(params: Mapping[str, Any], folder: str | Path | None) -> str | Path:
+    """``folder``, or the run's ``paths.TENSORBOARD`` (relative to Snakemake's workdir)."""
+    if importlib.util.find_spec("tensorboard") is None:
+        raise RuntimeError("tensorboard: true needs the tensorboard package (pip install it).")
+    if folder is None and not {"study", "cell"} <= set(params):
+        raise ValueError("tensorboard: true needs a tensorboard_dir or the study and cell.")
+    return folder or paths.fill(
+        paths.TENSORBOARD, study=params["study"], cell=params["cell"], seed=params["seed"]
+    )
 
 
 def out_of_memory(error: BaseException) -> bool:
@@ -224,11 +257,15 @@ class RunOutputs:
 
 
 def callbacks(
-    model: Any, cell: CellSettings, state: TrainingState, best_so_far: float | None
+    model: Any,
+    cell: CellSettings,
+    state: TrainingState,
+    best_so_far: float | None,
+    tensorboard: str | Path | None = None,
 ) -> list[Any]:
     """Learning rate into the logs, best checkpoint by ``monitor`` (validation only, and
-    best over all epochs after a resume), history, NaN guard, optional early stopping and
-    plateau reduction, and last the per-epoch backup."""
+    best over all epochs after a resume), history, NaN guard, optional early stopping,
+    plateau reduction and TensorBoard logs, and last the per-epoch backup."""
     import keras
 
     monitor = cell.monitor
@@ -249,6 +286,11 @@ def callbacks(
     if cell.reduce_lr_on_plateau is not None:
         chosen.append(
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, **cell.reduce_lr_on_plateau)
+        )
+    if tensorboard is not None:
+        # Scalars per epoch only: graphs and profiles cost time and disk in every run.
+        chosen.append(
+            keras.callbacks.TensorBoard(str(tensorboard), write_graph=False, profile_batch=0)
         )
     # Last, so that an epoch counts as done only once its history row and checkpoint exist.
     chosen.append(keras.callbacks.BackupAndRestore(str(state.backup), double_checkpoint=True))

@@ -1,4 +1,5 @@
-"""Test accuracy per cell: summary.csv's mean and 95 % interval over seeds, runs.csv's seeds."""
+"""Test accuracy per cell: summary.csv's mean, 95 % interval over seeds and test images and
+verdict against the baseline; runs.csv's seeds."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from ablate.results.figures import style
+
+# Marker per verdict against the baseline (the baseline itself is a diamond).
+MARKERS = {"better": "^", "worse": "v", "no difference": "s", "undecided": "o"}
 
 
 def _failed_note(summary: pd.DataFrame) -> str:
@@ -33,7 +37,11 @@ def test_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -
     (summary's ``baseline`` column) is labelled, drawn in its own colour and marked by a
     dashed line at its mean. The right-hand axis repeats the numbers.
 
-    Returns ``{"cells": [top to bottom], "mean", "low", "high", "n": [parallel lists],
+    The marker's shape is the cell's verdict against the baseline (``vs_baseline_verdict``),
+    also written on the right.
+
+    Returns ``{"cells": [top to bottom], "mean", "low", "high", "n", "verdict": [parallel
+    lists],
     "baseline": name or None if it has no successful run, "baseline_mean": float or None,
     "note": text about failed runs or ""}``.
     """
@@ -42,7 +50,9 @@ def test_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -
     table = summary[(summary["n"] > 0) & summary["test_accuracy_mean"].notna()]
     if table.empty:
         style.placeholder(path, title, "no successful runs" + (f"\n({note})" if note else ""))
-        empty: dict[str, Any] = {"cells": [], "mean": [], "low": [], "high": [], "n": []}
+        empty: dict[str, Any] = {
+            "cells": [], "mean": [], "low": [], "high": [], "n": [], "verdict": []
+        }  # fmt: skip
         return {**empty, "baseline": None, "baseline_mean": None, "note": note}
     table = table.rename(
         columns={
@@ -51,7 +61,8 @@ def test_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -
             "test_accuracy_ci_high": "high",
         }
     )
-    table = table.assign(cell=table["cell"].astype(str))
+    verdicts = table["vs_baseline_verdict"].where(~table["baseline"].astype(bool), "")
+    table = table.assign(cell=table["cell"].astype(str), verdict=verdicts.fillna(""))
     table = table.sort_values("mean", ascending=False, kind="stable").reset_index(drop=True)
     cells = list(table["cell"])
     marked = table.loc[table["baseline"].astype(bool), "cell"].tolist()
@@ -71,9 +82,8 @@ def test_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -
         if pd.notna(row.low) and pd.notna(row.high):
             axis.plot([row.low, row.high], [y, y], color=colour, linewidth=2.4, zorder=2)
             axis.plot([row.low, row.high], [y, y], "|", color=colour, markersize=12, zorder=2)
-        axis.plot(
-            row.mean, y, "D" if is_base else "o", color=colour, markersize=9, zorder=3, mec="k"
-        )
+        marker = "D" if is_base else MARKERS.get(row.verdict, "o")
+        axis.plot(row.mean, y, marker, color=colour, markersize=9, zorder=3, mec="k")
     jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(ok))
     axis.scatter(
         ok["test_accuracy"],
@@ -106,9 +116,12 @@ def test_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -
     right.set_yticks(
         positions,
         [
-            f"{r.mean:.3f} [{r.low:.3f}, {r.high:.3f}]  n={r.n}"
-            if pd.notna(r.low)
-            else f"{r.mean:.3f}  n={r.n} (no CI)"
+            (
+                f"{r.mean:.3f} [{r.low:.3f}, {r.high:.3f}]  n={r.n}"
+                if pd.notna(r.low)
+                else f"{r.mean:.3f}  n={r.n} (no CI)"
+            )
+            + (f"  {r.verdict}" if r.verdict else "")
             for r in table.itertuples()
         ],
         fontsize="small",
@@ -116,16 +129,21 @@ def test_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -
     right.grid(False)
 
     handles = [
-        Line2D([], [], marker="o", color=colours[0], mec="k", linewidth=2.4, label="mean, 95% CI"),
+        Line2D([], [], marker=marker, color=colours[0], mec="k", linestyle="", label=verdict)
+        for verdict, marker in MARKERS.items()
+    ]
+    handles += [
+        Line2D([], [], color=colours[0], linewidth=2.4, label="95% CI"),
         Line2D([], [], marker="o", linestyle="", mfc="none", mec="0.2", label="single seeds"),
     ]
     if shown_baseline is not None:
         handles.append(Line2D([], [], color=colours[1], linestyle="--", label="baseline mean"))
-    figure.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
+    figure.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
     axis.set_title(
         f"{title}, best at the top\n"
-        "marker: mean over seeds, line: 95% CI (Student t over seeds), hollow dots: single seeds"
-        "\nright: mean [95% CI], n = successful seeds"
+        "marker: mean over seeds, its shape the verdict against the baseline"
+        "\nline: 95% CI over seeds and test images; hollow dots: single seeds"
+        "\nright: mean [95% CI], n = successful seeds, verdict"
         + (f"\n{textwrap.fill(f'({note})', 120)}" if note else ""),
         fontsize="medium",
     )
@@ -136,6 +154,7 @@ def test_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -
         "low": table["low"].tolist(),
         "high": table["high"].tolist(),
         "n": table["n"].astype(int).tolist(),
+        "verdict": table["verdict"].tolist(),
         "baseline": shown_baseline,
         "baseline_mean": baseline_mean,
         "note": note,

@@ -12,13 +12,14 @@ import pandas as pd
 from matplotlib.colors import Normalize, PowerNorm
 
 from ablate.results.figures import style
+from ablate.results.io import read_table
 
 MAX_ANNOTATED_CLASSES = 12  # above this, no numbers and no class names
 
 
 def _read_confusion(path: str | Path) -> pd.DataFrame:
     """A confusion matrix with text class names on both axes, columns in the rows' order."""
-    matrix = pd.read_csv(path, index_col=0)
+    matrix = read_table(path, index_col=0, dtype={"true": str})
     matrix.index = matrix.index.astype(str)
     matrix.columns = matrix.columns.astype(str)
     order = list(matrix.index) + [c for c in matrix.columns if c not in set(matrix.index)]

@@ -1,0 +1,194 @@
+"""Verdicts: intervals over seeds and test images, and the calibration of the verdict rule,
+on simulated runs and on the bank of real runs in bench/data/seed_bank.csv.gz."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+from sklearn.metrics import f1_score
+
+from ablate.results.verdicts import (
+    BETTER,
+    NO_DIFFERENCE,
+    UNDECIDED,
+    WORSE,
+    cell_interval,
+    compare,
+    macro_f1_interval,
+)
+
+MIN_EFFECT = 0.005
+SEED_COUNTS = (2, 3, 5, 10)
+DECIDED = (BETTER, WORSE)
+
+
+def simulated_runs(rng, difficulty, seeds, shift=0.0, shift_sd=0.3):
+    """seeds x images outcomes: image i is right with probability sigmoid(difficulty_i +
+    shift + a per-run whole-model shift), so runs differ both image by image (flips) and as
+    a whole, as the real bank's runs do."""
+    whole = rng.normal(0, shift_sd, size=(seeds, 1))
+    probability = 1 / (1 + np.exp(-(difficulty + shift + whole)))
+    return (rng.random((seeds, len(difficulty))) < probability).astype(float)
+
+
+def false_verdict_rates(draw, repetitions):
+    """Per seed count: the share of A/A comparisons (identical settings, independent
+    training randomness) that end in 'better' or 'worse'."""
+    rates = {}
+    for seeds in SEED_COUNTS:
+        found = [compare(*draw(seeds), MIN_EFFECT).verdict in DECIDED for _ in range(repetitions)]
+        rates[seeds] = float(np.mean(found))
+    return rates
+
+
+def test_ab_verdicts_on_simulated_runs_are_calibrated_and_find_real_differences():
+    rng = np.random.default_rng(7)
+    difficulty = rng.normal(2.5, 2.0, size=400)  # ~85 % accuracy on 400 test images
+
+    def same(seeds):
+        return simulated_runs(rng, difficulty, seeds), simulated_runs(rng, difficulty, seeds)
+
+    rates = false_verdict_rates(same, repetitions=1000)
+    assert all(rate <= 0.05 for rate in rates.values()), rates
+
+    def worse(seeds):  # about 8 points worse, with runs spread about 3 points
+        return simulated_runs(rng, difficulty, seeds, shift=-0.8), same(seeds)[0]
+
+    found = {
+        seeds: np.mean([compare(*worse(seeds), MIN_EFFECT).verdict == WORSE for _ in range(100)])
+        for seeds in SEED_COUNTS
+    }
+    assert found[5] >= 0.8 and found[10] >= 0.95, found
+    assert found[2] <= found[3] <= found[5] <= found[10], found
+
+
+def test_one_seed_is_undecided_with_the_reason():
+    rng = np.random.default_rng(1)
+    difficulty = rng.normal(2.0, 1.0, size=300)
+    result = compare(
+        simulated_runs(rng, difficulty, 1, shift=-3), simulated_runs(rng, difficulty, 1), 0.005
+    )
+    assert result.verdict == UNDECIDED and result.reason.startswith("one seed")
+    assert result.p_value < 1e-6  # the test images alone tell it, McNemar-like
+    assert result.seeds_needed is None
+
+
+def test_identical_runs_have_no_difference_and_clear_differences_are_decided():
+    runs = np.random.default_rng(2).integers(0, 2, size=(3, 500)).astype(float)
+    same = compare(runs, runs.copy(), MIN_EFFECT)
+    assert (same.verdict, same.difference, same.ci_low, same.ci_high) == (NO_DIFFERENCE, 0, 0, 0)
+    assert same.probability_of_improvement == 0.5
+    everything_right = np.ones((3, 500))
+    better = compare(everything_right, runs, MIN_EFFECT)
+    assert better.verdict == BETTER and better.probability_of_improvement == 1.0
+
+
+def test_seed_advice_grows_as_the_seed_spread_grows_and_is_none_when_images_limit():
+    rng = np.random.default_rng(3)
+    difficulty = rng.normal(2.0, 1.5, size=2000)
+    calm = compare(simulated_runs(rng, difficulty, 3, 0.01, 0.05),
+                   simulated_runs(rng, difficulty, 3, 0.0, 0.05), 0.02)  # fmt: skip
+    shaky = compare(simulated_runs(rng, difficulty, 3, 0.01, 0.6),
+                    simulated_runs(rng, difficulty, 3, 0.0, 0.6), 0.02)  # fmt: skip
+    assert calm.verdict == shaky.verdict == UNDECIDED
+    assert calm.seeds_needed is not None and shaky.seeds_needed is not None
+    assert 2 <= calm.seeds_needed < shaky.seeds_needed
+    # Two cells that get different images right: on 60 test images that disagreement
+    # alone leaves more uncertainty than a 2-point difference allows, whatever the seeds.
+    other = rng.normal(2.0, 1.5, size=60)
+    few_images = compare(simulated_runs(rng, difficulty[:60], 3, 0.0, 0.05),
+                         simulated_runs(rng, other, 3, 0.0, 0.05), 0.02)  # fmt: skip
+    assert few_images.verdict == UNDECIDED and few_images.seeds_needed is None
+
+
+def test_a_difference_interval_lies_within_what_a_difference_can_be():
+    # Two runs far apart on one side, two seeds: a wide interval, but never below -1.
+    hopeless = np.vstack([np.arange(270) < 12, np.arange(270) < 60]).astype(float)
+    good = np.vstack([np.arange(270) < 241, np.arange(270) < 238]).astype(float)
+    result = compare(hopeless, good, MIN_EFFECT)
+    assert -1.0 <= result.ci_low < result.difference < result.ci_high <= 1.0
+    assert result.ci_low == -1.0  # cut: the raw t interval reaches below -1
+
+
+def test_cell_intervals_lie_in_0_1_with_width_also_when_every_image_is_right():
+    perfect = cell_interval(np.ones((2, 270)))
+    assert perfect.estimate == 1.0 and 0.98 < perfect.low < 1.0 and perfect.high == 1.0
+    almost = cell_interval(np.vstack([np.r_[np.ones(268), 0, 0]] * 2))
+    assert 0.97 < almost.low < almost.estimate < almost.high <= 1.0  # 268 / 270 twice
+    assert almost.high - almost.low >= 0.01
+    wrong = cell_interval(np.zeros((3, 100)))
+    assert wrong.low == 0.0 and 0 < wrong.high < 0.06
+    one = cell_interval(np.ones((1, 100)) * (np.arange(100) < 90))
+    assert one.note == "one seed: test-set uncertainty only" and one.low < 0.9 < one.high
+    again = cell_interval(np.ones((1, 100)) * (np.arange(100) < 90))
+    assert again == one  # seeded: the same numbers every time
+
+
+def test_macro_f1_interval_centres_on_scikit_learns_macro_f1():
+    rng = np.random.default_rng(4)
+    true = np.tile(rng.integers(0, 4, size=300), (3, 1))
+    predicted = np.where(rng.random((3, 300)) < 0.8, true, rng.integers(0, 4, size=(3, 300)))
+    found = macro_f1_interval(true, predicted, 4)
+    pairs = zip(true, predicted, strict=True)
+    expected = np.mean([f1_score(t, p, average="macro") for t, p in pairs])
+    assert found.estimate == pytest.approx(expected)
+    assert 0 <= found.low < found.estimate < found.high <= 1
+
+
+# The bank of real runs: 20 seeds of one tiny digits configuration ("a"), 20 of a level
+# that is a few points worse ("b") and 20 of one trained at a hopeless learning rate ("c").
+
+
+@pytest.fixture(scope="module")
+def bank():
+    table = pd.read_csv(REPO / "bench" / "data" / "seed_bank.csv.gz", dtype=str)
+    table["right"] = (table["true"] == table["predicted"]).astype(float)
+    return {
+        level: rows.pivot(index="seed", columns="image", values="right").to_numpy()
+        for level, rows in table.groupby("level")
+    }
+
+
+def test_the_seed_bank_holds_real_runs_of_three_levels(bank):
+    assert sorted(bank) == ["a", "b", "c"]
+    for runs in bank.values():
+        assert runs.shape == (20, 270)
+    accuracy = {level: runs.mean() for level, runs in bank.items()}
+    assert accuracy["c"] < accuracy["b"] < accuracy["a"]
+    assert len({tuple(row) for row in bank["a"]}) == 20  # independent training randomness
+
+
+def test_ab_verdicts_on_real_runs_are_calibrated_at_every_seed_count(bank):
+    rng = np.random.default_rng(11)
+
+    def split(seeds):
+        order = rng.permutation(len(bank["a"]))
+        return bank["a"][order[:seeds]], bank["a"][order[seeds : 2 * seeds]]
+
+    rates = false_verdict_rates(split, repetitions=200)
+    assert all(rate <= 0.05 for rate in rates.values()), rates
+
+
+def test_a_level_trained_at_a_hopeless_rate_is_always_worse_at_two_seeds(bank):
+    rng = np.random.default_rng(12)
+    for _ in range(50):
+        pick = rng.choice(20, size=2, replace=False), rng.choice(20, size=2, replace=False)
+        result = compare(bank["c"][pick[0]], bank["a"][pick[1]], MIN_EFFECT)
+        assert result.verdict == WORSE, result
+
+
+def test_a_level_a_few_points_worse_is_found_more_often_with_more_seeds(bank):
+    rng = np.random.default_rng(13)
+    found = {}
+    for seeds in SEED_COUNTS:
+        hits = []
+        for _ in range(100):
+            worse = bank["b"][rng.choice(20, size=seeds, replace=False)]
+            baseline = bank["a"][rng.choice(20, size=seeds, replace=False)]
+            hits.append(compare(worse, baseline, MIN_EFFECT).verdict == WORSE)
+        found[seeds] = float(np.mean(hits))
+    # 2.5 points worse, runs spread 2 points: rarely told at two seeds, mostly at ten
+    assert found[2] <= found[3] <= found[5] <= found[10], found
+    assert found[10] >= 0.8 and found[2] < 0.2, found
