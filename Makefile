@@ -26,6 +26,7 @@ MUTATE_DIR ?= /tmp/ablate-mutate
 mutate: $(STAMP)
 	rm -rf $(MUTATE_DIR) && mkdir -p $(MUTATE_DIR)
 	cp -r workflow/scripts/ablate workflow/schemas tests config.yaml pyproject.toml $(MUTATE_DIR)/
+	mkdir -p $(MUTATE_DIR)/bench && cp -r bench/data $(MUTATE_DIR)/bench/
 	cd $(MUTATE_DIR) && $(abspath $(VENV))/bin/mutmut run $(MUTANTS); \
 	$(abspath $(VENV))/bin/mutmut results
 

@@ -180,6 +180,20 @@ def test_a_clear_improvement_is_better_with_its_paired_interval():
     assert result["ci_low"] > 0.01 and result["ci_high"] < 0.03
     assert result["p_value"] < 1e-4 and result["prob_improvement"] == 1.0
     assert (result["verdict"], result["seeds_needed"]) == ("better", None)
+    assert (
+        result["verdict_reason"].startswith("p = ")
+        and "P(improvement) = 1.00" in (result["verdict_reason"])
+    )
+    # A small, noisy difference: undecided, with the seeds that would decide it.
+    noisy = {1: 0.01, 2: -0.012, 3: 0.004, 4: -0.002, 5: 0.0}
+
+    def accuracy(levels, seed):
+        return 0.7 + (noisy[seed] + 0.003 if levels["reg"] == "dropout" else 0)
+
+    runs = make_runs({"reg": ["none", "dropout"]}, accuracy)
+    unsure = compare_with_baseline(runs, BASE, outcomes_of(runs), 0.01).iloc[0]
+    assert unsure["verdict"] == "undecided" and unsure["verdict_reason"].startswith("p = ")
+    assert unsure["seeds_needed"] == 6  # tells a 1-point difference at 80 % power
 
 
 def test_identical_cells_have_no_difference_without_warnings():
@@ -245,11 +259,18 @@ def test_seed_advice_for_undecided_comparisons():
     advice = seed_advice(summary, 0.005, 270).tolist()
     assert advice[0] == "" and advice[4] == ""
     assert advice[1] == "about 6 seeds would tell a 0.5-point difference"
-    assert advice[2].startswith("no number of seeds tells a 0.5-point difference on 270")
-    assert "at least 2 seeds" in advice[3]  # one pair: the seed need is not known
+    assert advice[2] == (
+        "no number of seeds tells a 0.5-point difference on 270 test images: "
+        "a larger test split would"
+    )
+    assert advice[3] == "needs at least 2 seeds in both cells to be decided"  # one pair
     summary.loc[3, "vs_baseline_n_pairs"] = 3
     assert seed_advice(summary, 0.005, 270)[3] == (
         "more than 100 seeds would be needed to tell a 0.5-point difference"
+    )
+    summary.loc[3, "vs_baseline_seeds_needed"] = 100  # the last number still given
+    assert (
+        seed_advice(summary, 0.005, 270)[3] == "about 100 seeds would tell a 0.5-point difference"
     )
 
 
@@ -461,3 +482,48 @@ def test_level_means_leave_out_pairs_the_design_lacks():
     assert len(means.query("term == 'pair'")) == 3
     assert level_means(runs, [], outcomes).empty
     assert list(level_means(runs, [], outcomes).columns) == MEAN_COLUMNS
+
+
+def test_verdict_lines_say_each_cells_verdict_interval_and_advice():
+    from ablate.results.statistics import verdict_lines
+
+    summary = pd.DataFrame({
+        "cell": ["base", "a", "b"], "baseline": [True, False, False],
+        "vs_baseline_difference": [np.nan, -0.0123, np.nan],
+        "vs_baseline_ci_low": [np.nan, -0.05, np.nan],
+        "vs_baseline_ci_high": [np.nan, 0.02, np.nan],
+        "vs_baseline_prob_improvement": [np.nan, 0.25, np.nan],
+        "vs_baseline_verdict": ["", "undecided", "undecided"],
+        "vs_baseline_verdict_reason": ["", "p = 0.3", "no seed finished in both cells"],
+        "vs_baseline_advice": ["", "about 6 seeds would tell a 0.5-point difference", ""],
+    })  # fmt: skip
+    assert verdict_lines(summary) == [
+        "a vs baseline: undecided, -0.012 [-0.050, +0.020], P(improvement) 0.25; "
+        "about 6 seeds would tell a 0.5-point difference",
+        "b vs baseline: undecided (no seed finished in both cells)",
+    ]
+    summary.loc[1, "vs_baseline_advice"] = ""
+    assert verdict_lines(summary)[0].endswith("P(improvement) 0.25")
+
+
+def test_test_set_intervals_are_the_bootstraps_of_each_cells_own_runs():
+    from ablate.results.outcomes import stream
+    from ablate.results.verdicts import cell_interval, macro_f1_interval
+
+    runs = fail(improved_runs(), "reg-dropout", 2)
+    outcomes = outcomes_of(runs)
+    cells = with_test_set_intervals(cell_statistics(runs, ["reg"]), outcomes).set_index("cell")
+    seeds = [1, 3, 4, 5]
+    accuracy = cell_interval(outcomes.correct("reg-dropout", seeds), seed=stream("reg-dropout"))
+    f1 = macro_f1_interval(
+        np.tile(outcomes.true, (4, 1)), outcomes.predictions("reg-dropout", seeds), 2,
+        seed=stream("reg-dropout", "f1"),
+    )  # fmt: skip
+    row = cells.loc["reg-dropout"]
+    assert (row["test_accuracy_ci_low"], row["test_accuracy_ci_high"]) == (
+        accuracy.low, accuracy.high
+    )  # fmt: skip
+    assert (row["test_macro_f1_ci_low"], row["test_macro_f1_ci_high"]) == (f1.low, f1.high)
+    # the other values keep their t intervals over seeds
+    assert row["test_loss_ci_low"] == pytest.approx(mean_ci(runs.query("cell == 'reg-dropout'")
+                                                            ["test_loss"]).ci_low)  # fmt: skip

@@ -192,3 +192,84 @@ def test_a_level_a_few_points_worse_is_found_more_often_with_more_seeds(bank):
     # 2.5 points worse, runs spread 2 points: rarely told at two seeds, mostly at ten
     assert found[2] <= found[3] <= found[5] <= found[10], found
     assert found[10] >= 0.8 and found[2] < 0.2, found
+
+
+def hand_computed(scores, reference):
+    """The comparison's variance, degrees of freedom and interval written out term by term
+    (the formula of ablate.results.verdicts, computed here with plain loops)."""
+    seeds, images = len(scores), len(scores[0])
+
+    def variance(values):
+        mean = sum(values) / len(values)
+        return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+    def flips(runs):  # per-image variance over seeds, summed, over images squared
+        return sum(variance([run[i] for run in runs]) for i in range(images)) / images**2
+
+    sides = [max(variance([sum(run) / images for run in side]), flips(side)) / seeds
+             for side in (scores, reference)]  # fmt: skip
+    per_image = [sum(s[i] - r[i] for s, r in zip(scores, reference, strict=True)) / seeds
+                 for i in range(images)]  # fmt: skip
+    test_set = max(variance(per_image) / images - (flips(scores) + flips(reference)) / seeds, 0)
+    total = sum(sides) + test_set
+    df = total**2 / (sum(side**2 / (seeds - 1) for side in sides) + test_set**2 / (images - 1))
+    return total, df, sum(sides) * seeds, test_set
+
+
+def test_the_comparison_follows_its_formula_term_by_term():
+    from scipy import stats
+
+    from ablate.results.verdicts import _variance, seeds_needed
+
+    rng = np.random.default_rng(5)
+    difficulty = rng.normal(1.0, 1.0, size=40)
+    scores = simulated_runs(rng, difficulty, 3, shift=0.3, shift_sd=0.5)
+    reference = simulated_runs(rng, difficulty, 3, shift_sd=0.05)  # flips exceed its spread
+    total, df, per_seed, test_set = hand_computed(scores.tolist(), reference.tolist())
+    found = _variance(scores, reference)
+    assert (found.total, found.df, found.per_seed, found.floor) == pytest.approx(
+        (total, df, per_seed, test_set), rel=1e-12
+    )
+    assert test_set > 0 and 2 < df < 40  # every part of the formula is in play
+    result = compare(scores, reference, MIN_EFFECT)
+    difference = (scores - reference).mean()
+    half = stats.t.ppf(0.975, df) * total**0.5
+    assert (result.ci_low, result.ci_high) == pytest.approx((difference - half, difference + half))
+    assert result.p_value == pytest.approx(2 * stats.t.sf(abs(difference) / total**0.5, df))
+    # Seed advice (Colas et al. 2018): seeds for 80 % power at a two-sided 5 % test.
+    needed_se = 0.2 / (stats.norm.ppf(0.975) + stats.norm.ppf(0.8))
+    expected = max(2, int(np.ceil(per_seed / (needed_se**2 - test_set))))
+    assert seeds_needed(found, 0.2) == expected
+    assert seeds_needed(found, 0.001) is None  # the test set alone is too noisy for that
+
+
+def test_one_seed_and_identical_runs_have_the_variance_they_should():
+    from ablate.results.verdicts import _variance
+
+    one = _variance(np.array([[1.0, 0.0, 1.0, 1.0]]), np.array([[0.0, 0.0, 1.0, 0.0]]))
+    per_image = np.array([1.0, 0.0, 0.0, 1.0])
+    assert one.total == pytest.approx(per_image.var(ddof=1) / 4) == one.floor
+    assert one.df == 3 and np.isnan(one.per_seed)
+    same = _variance(np.ones((2, 5)), np.ones((2, 5)))
+    assert (same.total, same.df, same.per_seed, same.floor) == (0.0, np.inf, 0.0, 0.0)
+
+
+def test_probability_of_improvement_counts_pairs_of_runs_ties_half():
+    from ablate.results.verdicts import probability_of_improvement
+
+    assert probability_of_improvement([0.9, 0.7], [0.8, 0.6]) == 0.75  # 3 of 4 pairs
+    assert probability_of_improvement([0.8, 0.8], [0.8, 0.7]) == 0.75  # a tie counts half
+    assert probability_of_improvement([0.5], [0.6, 0.7, 0.4]) == pytest.approx(1 / 3)
+
+
+def test_macro_f1_gives_absent_classes_zero_as_scikit_learn_does():
+    from ablate.results.verdicts import _macro_f1
+
+    true = np.array([0, 0, 1, 1, 2, 2])
+    predicted = np.array([0, 1, 1, 1, 1, 0])  # class 2 never predicted, class 3 nowhere
+    confusion = np.zeros((1, 4, 4))
+    np.add.at(confusion[0], (true, predicted), 1)
+    expected = f1_score(true, predicted, labels=[0, 1, 2, 3], average="macro", zero_division=0)
+    assert _macro_f1(confusion)[0] == pytest.approx(expected)
+    interval = macro_f1_interval(np.tile(true, (2, 1)), np.tile(predicted, (2, 1)), 4)
+    assert interval.estimate == pytest.approx(expected)
