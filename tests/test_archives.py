@@ -40,8 +40,9 @@ class Server:
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range)
     truncate: int = 0  # this many answers send half their body, then hang up
     fail: list[int] = field(default_factory=list)  # statuses for the next answers
-    stall: int = 0  # this many answers send headers, then wait before the body
+    stall: int = 0  # this many answers send headers, then wait for the client's next request
     ignore_range: bool = False
+    arrived: threading.Event = field(default_factory=threading.Event)  # a request came in
 
     def serve(self, name: str, data: bytes) -> str:
         self.files[name] = data
@@ -52,6 +53,7 @@ def make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             server.requests.append((self.path, self.headers.get("Range")))
+            server.arrived.set()
             data = server.files.get(self.path.lstrip("/"))
             if server.fail or data is None:
                 self.send_error(server.fail.pop(0) if server.fail else 404)
@@ -70,7 +72,10 @@ def make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if server.stall:
                 server.stall -= 1
-                threading.Event().wait(1.0)  # longer than the client's timeout
+                # No clock races: the body never comes before the client gave up and asked
+                # again (or 30 s passed, which fails the test).
+                server.arrived.clear()
+                server.arrived.wait(30)
             if server.truncate:
                 server.truncate -= 1
                 body = body[: len(body) // 2]  # full Content-Length, half the bytes
@@ -236,7 +241,7 @@ def test_server_errors_and_timeouts_are_retried(server, tmp_path):
     url = server.serve("x.bin", data)
     server.fail, server.stall = [503], 1
 
-    download(url, tmp_path / "x.bin", sha256(data), timeout=0.3, backoff=0)
+    download(url, tmp_path / "x.bin", sha256(data), timeout=2.0, backoff=0)
 
     assert len(server.requests) == 3  # 503, then a stalled body, then the file
     assert (tmp_path / "x.bin").read_bytes() == data

@@ -401,3 +401,18 @@ def test_a_bad_config_fails_before_any_job_naming_the_key(tmp_path, patch, expec
     for text in expected:
         assert text in output, output[-3000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_the_partial_look_works_before_any_run_has_finished(tmp_path):
+    """The README's look at a running study, while its first train jobs still run: every
+    run is listed as not run, and the tables, figures and report exist."""
+    write_config(tmp_path, tiny_config())
+    snakemake(tmp_path, "--cores", "2", "results/tiny/data/manifest.csv")
+    snakemake(tmp_path, "--cores", "1", "--config", "partial=True", "--nolock",
+              "--allowed-rules", "aggregate", "tables", "describe", "figures")  # fmt: skip
+    runs = pd.read_csv(tmp_path / "results/tiny/runs.csv")
+    assert len(runs) == 6 and (runs["status"] == "not_run").all()
+    summary = pd.read_csv(tmp_path / "results/tiny/summary.csv")
+    assert (summary["n"] == 0).all() and (summary["failed"] == 2).all()
+    assert (tmp_path / "results/tiny/figures/test_accuracy.png").stat().st_size > 0
+    assert not list((tmp_path / "results/tiny/cells").glob("*/seed-*/model.keras"))
