@@ -135,6 +135,9 @@ def test_macro_f1_interval_centres_on_scikit_learns_macro_f1():
     expected = np.mean([f1_score(t, p, average="macro") for t, p in pairs])
     assert found.estimate == pytest.approx(expected)
     assert 0 <= found.low < found.estimate < found.high <= 1
+    # the bootstrap's confusion matrices are the runs' own: centred on the estimate
+    assert found.high - found.low < 0.15
+    assert abs((found.low + found.high) / 2 - found.estimate) < 0.02
 
 
 # The bank of real runs: 20 seeds of one tiny digits configuration ("a"), 20 of a level
@@ -273,3 +276,70 @@ def test_macro_f1_gives_absent_classes_zero_as_scikit_learn_does():
     assert _macro_f1(confusion)[0] == pytest.approx(expected)
     interval = macro_f1_interval(np.tile(true, (2, 1)), np.tile(predicted, (2, 1)), 4)
     assert interval.estimate == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("difference", "low", "high", "p_value", "improvement", "verdict"),
+    [
+        (0.001, -0.005, 0.005, 0.6, 0.5, NO_DIFFERENCE),  # the interval just within the margin
+        (0.001, -0.0051, 0.005, 0.6, 0.5, UNDECIDED),
+        (0.001, -0.005, 0.0051, 0.6, 0.5, UNDECIDED),
+        (0.02, 0.01, 0.03, 0.01, 0.75, BETTER),  # P(improvement) at the threshold decides
+        (0.02, 0.01, 0.03, 0.01, 0.74, UNDECIDED),
+        (0.02, 0.01, 0.03, 0.05, 1.0, UNDECIDED),  # p must be below 0.05
+        (0.02, 0.01, 0.03, 0.01, 0.25, UNDECIDED),  # significant up, but runs mostly lose
+        (-0.02, -0.03, -0.01, 0.01, 0.25, WORSE),
+        (-0.02, -0.03, -0.01, 0.01, 0.26, UNDECIDED),
+        (-0.02, -0.03, -0.01, 0.01, 0.75, UNDECIDED),
+        (0.0, -0.03, 0.03, 0.01, 0.25, UNDECIDED),
+        (0.9, 0.5, 1.0, 0.001, 0.0, UNDECIDED),
+    ],
+)
+def test_the_verdict_rule_at_its_boundaries(difference, low, high, p_value, improvement, verdict):
+    from ablate.results.verdicts import decide
+
+    assert decide(3, difference, low, high, p_value, improvement, 0.005)[0] == verdict
+
+
+def test_one_seed_says_why_it_decides_nothing():
+    from ablate.results.verdicts import decide
+
+    assert decide(1, -0.5, -0.6, -0.4, 1e-9, 0.0, 0.005) == (
+        UNDECIDED,
+        "one seed: training randomness cannot be told from a real difference "
+        "(add seeds; the p-value is McNemar-like, test images only)",
+    )
+
+
+def test_the_cell_interval_is_the_two_level_bootstrap_of_its_runs():
+    """Resample the test images (shared by the seeds) and the seeds, 2,000 times: the
+    percentile interval, here much wider than the test set's Wilson interval because the
+    two seeds lie 20 points apart."""
+    runs = np.vstack([np.arange(1000) < 600, np.arange(1000) < 800]).astype(float)
+    found = cell_interval(runs, seed=3)
+    rng = np.random.default_rng(3)
+    weights = rng.multinomial(1000, np.full(1000, 1 / 1000), size=2000)
+    per_seed = weights @ runs.T / 1000
+    drawn = rng.integers(2, size=(2000, 2))
+    samples = np.take_along_axis(per_seed, drawn, axis=1).mean(axis=1)
+    assert (found.low, found.high) == tuple(np.quantile(samples, [0.025, 0.975]))
+    assert found.high - found.low > 0.15 and found.note == ""
+
+
+def test_seed_advice_is_given_for_undecided_comparisons_only():
+    from ablate.results.verdicts import _Variance, seeds_needed
+
+    rng = np.random.default_rng(8)
+    difficulty = rng.normal(2.0, 1.0, size=3000)
+    two = compare(simulated_runs(rng, difficulty, 2, 0.02, 0.2),
+                  simulated_runs(rng, difficulty, 2, 0.0, 0.2), 0.02)  # fmt: skip
+    assert two.verdict == UNDECIDED and two.seeds_needed is not None  # two seeds suffice to ask
+    clear = compare(simulated_runs(rng, difficulty, 5, 1.5, 0.05),
+                    simulated_runs(rng, difficulty, 5, 0.0, 0.05), 0.02)  # fmt: skip
+    assert clear.verdict == BETTER and clear.seeds_needed is None
+    from scipy import stats
+
+    needed_se = 0.02 / (stats.norm.ppf(0.975) + stats.norm.ppf(0.8))
+    # A tiny seed spread still asks for two seeds; no room left at all means no number.
+    assert seeds_needed(_Variance(1.0, 10.0, 1e-12, 0.0), 0.02) == 2
+    assert seeds_needed(_Variance(1.0, 10.0, 1e-4, needed_se**2), 0.02) is None

@@ -39,8 +39,7 @@ import numpy as np
 from scipy import sparse, stats
 from statsmodels.stats.proportion import proportion_confint
 
-CONFIDENCE = 0.95
-ALPHA = 1 - CONFIDENCE
+ALPHA = 0.05  # significance level; intervals are 1 - ALPHA = 95 %
 POWER = 0.8
 # Bouthillier et al. 2021: a difference counts when P(A > B) is at least this.
 MIN_PROBABILITY_OF_IMPROVEMENT = 0.75
