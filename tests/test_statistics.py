@@ -527,3 +527,33 @@ def test_test_set_intervals_are_the_bootstraps_of_each_cells_own_runs():
     # the other values keep their t intervals over seeds
     assert row["test_loss_ci_low"] == pytest.approx(mean_ci(runs.query("cell == 'reg-dropout'")
                                                             ["test_loss"]).ci_low)  # fmt: skip
+
+
+def test_a_cell_without_finished_runs_keeps_empty_intervals_and_the_next_gets_its_own():
+    runs = improved_runs()
+    for seed in SEEDS:
+        runs = fail(runs, BASE, seed)  # the first cell has no finished run
+    from ablate.results.outcomes import stream
+    from ablate.results.verdicts import cell_interval
+
+    outcomes = outcomes_of(runs)
+    cells = with_test_set_intervals(cell_statistics(runs, ["reg"]), outcomes)
+    assert cells["test_interval_note"].tolist() == ["", ""]
+    assert cells["test_accuracy_ci_low"].isna().tolist() == [True, False]
+    bootstrap = cell_interval(outcomes.correct("reg-dropout"), seed=stream("reg-dropout"))
+    assert cells.loc[1, "test_accuracy_ci_low"] == bootstrap.low  # not the t interval
+
+
+def test_verdict_lines_go_on_after_a_cell_without_a_comparison():
+    from ablate.results.statistics import verdict_lines
+
+    summary = pd.DataFrame({
+        "cell": ["x", "y"], "baseline": [False, False],
+        "vs_baseline_difference": [np.nan, 0.01], "vs_baseline_ci_low": [np.nan, 0.0],
+        "vs_baseline_ci_high": [np.nan, 0.02], "vs_baseline_prob_improvement": [np.nan, 1.0],
+        "vs_baseline_verdict": ["undecided", "better"],
+        "vs_baseline_verdict_reason": ["no seed finished in both cells", "p = 0.01"],
+        "vs_baseline_advice": ["", ""],
+    })  # fmt: skip
+    lines = verdict_lines(summary)
+    assert len(lines) == 2 and lines[1].startswith("y vs baseline: better, +0.010")
