@@ -104,3 +104,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in gpu_tests if gpus == 0 else cpu_tests:
         reason = "needs a GPU" if gpus == 0 else f"assumes no GPU; {gpus} here"
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def tiny_decoded_split(root: Path, dataset: dict[str, Any]) -> Path:
+    """15 digits per class split 70/15/15 (seed 1) into ``root`` and decoded into
+    ``<split>-images.npy`` / ``<split>-labels.npy`` there, for in-process train_cell tests."""
+    from ablate.data.arrays import decode_split
+    from ablate.data.sources import fetch
+    from ablate.data.split import SPLITS, split_dataset
+
+    fetch("builtin:digits", root / "raw")
+    split = {"by": "fractions", "train": 0.7, "validation": 0.15, "test": 0.15, "seed": 1,
+             "max_per_class": 15}  # fmt: skip
+    split_dataset(root / "raw", root / "split", root / "manifest.csv", split)
+    for name in SPLITS:
+        decode_split(
+            split_dir=root / "split", manifest=root / "manifest.csv", split=name,
+            images_path=root / f"{name}-images.npy", labels_path=root / f"{name}-labels.npy",
+            **dataset,
+        )  # fmt: skip
+    return root

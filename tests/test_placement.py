@@ -6,12 +6,10 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_decoded_split
 
 from ablate.config import check_settings
 from ablate.data import pipeline
-from ablate.data.arrays import decode_split
-from ablate.data.sources import fetch
-from ablate.data.split import SPLITS, split_dataset
 from ablate.results.evaluation import evaluate_model
 from ablate.train import runtime
 from ablate.train.models import build_model
@@ -29,18 +27,7 @@ DATASET = {"image_size": [16, 16], "color_mode": "grayscale"}
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    fetch("builtin:digits", root / "raw")
-    split = {"by": "fractions", "train": 0.7, "validation": 0.15, "test": 0.15, "seed": 1,
-             "max_per_class": 15}  # fmt: skip
-    split_dataset(root / "raw", root / "split", root / "manifest.csv", split)
-    for name in SPLITS:
-        decode_split(
-            split_dir=root / "split", manifest=root / "manifest.csv", split=name,
-            images_path=root / f"{name}-images.npy", labels_path=root / f"{name}-labels.npy",
-            **DATASET,
-        )  # fmt: skip
-    return root
+    return tiny_decoded_split(tmp_path_factory.mktemp("data"), DATASET)
 
 
 def arrays(root, name):

@@ -259,9 +259,7 @@ def resolve_study(config: Mapping[str, Any], workdir: str | Path = ".") -> Study
     """
     check_level_names(config)
     check_design_keys(config)
-    if problem := schema_problem(config):
-        raise ConfigError(f"config {problem}")
-    config = with_defaults(config)
+    config = with_defaults(config)  # validates too: one line naming the key if wrong
     dataset = dataset_settings(config["dataset"])
     try:
         check_source(dataset.as_dict(), "dataset.source", workdir=workdir)
