@@ -21,6 +21,7 @@ localrules:
     all,
     download,
     aggregate,
+    decide,
     describe,
     figures,
     tables,
@@ -32,6 +33,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/adaptive.smk"
 include: "workflow/rules/results.smk"
 
 

@@ -39,6 +39,27 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
+def adaptive_config(**overrides: Any) -> dict[str, Any]:
+    """A tiny adaptive study (seeds 2, then 2 more while undecided): the baseline, a level
+    that cannot learn (clearly worse) and one that only nudges training randomness."""
+    config = tiny_config(study="adaptive", design="one-at-a-time",
+                         baseline={"variant": "baseline"},
+                         seeds={"min": 2, "max": 4, "step": 2})  # fmt: skip
+    config["dataset"].update(max_per_class=60)
+    config["base"]["epochs"] = 8
+    config["base"]["model"].update(filters=[8, 16], dense_units=32)
+    config["base"]["optimizer"]["learning_rate"] = 0.003
+    config["factors"] = {
+        "variant": {
+            "baseline": {},
+            "frozen": {"optimizer": {"learning_rate": 1.0e-7}},
+            "nudged": {"model": {"dropout": 0.01}},
+        }
+    }
+    config.update(overrides)
+    return config
+
+
 def write_config(workdir: Path, config: dict[str, Any]) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "config.yaml"

@@ -280,3 +280,34 @@ def test_a_boolean_given_as_text_on_the_command_line_gets_a_hint():
     config = {**default_config(), "partial": "true"}  # what `--config partial=true` gives
     problem = schema_problem(config)
     assert "key 'partial'" in problem and "--config key=True" in problem
+
+
+def test_adaptive_seeds_give_rounds_of_new_seed_numbers():
+    study = resolve_study(study_config(seeds={"min": 2, "max": 7, "step": 2}))
+    assert study.rounds == [[1, 2], [3, 4], [5, 6], [7]]  # the last round is cut at max
+    assert study.seeds == [1, 2, 3, 4, 5, 6, 7] and study.adaptive
+    fixed = resolve_study(study_config(seeds=[5, 3]))
+    assert fixed.rounds == [[5, 3]] and not fixed.adaptive
+
+
+@pytest.mark.parametrize(
+    "seeds, message",
+    [
+        ({"min": 1, "max": 4, "step": 2}, "config key 'seeds.min': 1 is less than the minimum"),
+        ({"min": 2, "max": 4}, "config key 'seeds': 'step' is a required property"),
+        ({"min": 4, "max": 2, "step": 1}, "config key 'seeds': max (2) is below min (4)"),
+    ],
+)
+def test_a_wrong_adaptive_seed_setting_is_named(seeds, message):
+    with pytest.raises(ConfigError) as error:
+        resolve_study(study_config(seeds=seeds))
+    assert message in str(error.value)
+
+
+def test_adaptive_seeds_need_the_baseline_cell_in_the_design():
+    config = study_config(seeds={"min": 2, "max": 4, "step": 2}, design="list",
+                          cells=[{"augmentation": "geometric"}])  # fmt: skip
+    with pytest.raises(ConfigError, match="leaves out; give a list of seeds"):
+        resolve_study(config)
+    config["cells"].append({})  # the baseline: every factor at its first level
+    assert resolve_study(config).adaptive

@@ -1,3 +1,5 @@
+import itertools
+import json
 import re
 import sys
 from pathlib import Path
@@ -38,20 +40,69 @@ wildcard_constraints:
     # file pattern and slow planning of large grids down; study_cell() checks the name.
     cell=r"[^/]+",
     seed=r"\d+",
+    round=r"\d+",
     split="train|validation|test",
 
 
 # The runs the results steps summarise: every cell x seed (cells in design order), or with
 # `partial: true` only those that have finished, so nothing is trained and the others are
-# listed as not run.
-RUNS = [(cell, seed) for cell in STUDY.cells for seed in STUDY.seeds]
+# listed as not run. An adaptive study's later rounds are chosen by the decision after each
+# round (rule decide, a checkpoint): study_runs() reads them as they appear.
+def rounds_on_disk():
+    """The cells chosen for each later round by the decisions already written."""
+    chosen = []
+    for number in range(len(STUDY.rounds) - 1):
+        decision = Path(paths.fill(paths.ROUND, study=STUDY.name, round=number))
+        if not decision.exists():
+            break
+        chosen.append(json.loads(decision.read_text())["next"])
+    return chosen
+
+
+def runs_of_rounds(chosen):
+    """(cell, seed) of every cell in the first round, then of ``chosen[r]`` in round r + 1."""
+    runs = [(cell, seed) for cell in STUDY.cells for seed in STUDY.rounds[0]]
+    for cells, seeds in zip(chosen, STUDY.rounds[1:]):
+        runs += [(cell, seed) for cell in cells for seed in seeds]
+    return runs
+
+
+RUNS = runs_of_rounds(rounds_on_disk() if STUDY.adaptive else [])
 NOT_RUN = runs_without_result(STUDY.name, RUNS) if STUDY.partial else []
 RUNS = [run for run in RUNS if run not in NOT_RUN]
+ADAPTIVE = STUDY.adaptive and not STUDY.partial
+LOOKS = list(itertools.accumulate(len(seeds) for seeds in STUDY.rounds))
 
 
-def run_paths(pattern):
-    """``pattern`` filled in for every summarised run."""
-    return [paths.fill(pattern, study=STUDY.name, cell=c, seed=s) for c, s in RUNS]
+def decisions(last=None):
+    """The decision files of an adaptive study's rounds up to ``last`` (all rounds that
+    ran when None: until one leaves no cell open). Each is a checkpoint: until it exists,
+    Snakemake plans up to it and re-plans after it."""
+    files = []
+    for number in range(len(STUDY.rounds) if last is None else last):
+        files.append(checkpoints.decide.get(study=STUDY.name, round=number).output[0])
+        if not json.loads(Path(files[-1]).read_text())["next"]:
+            break
+    return files
+
+
+def study_runs(last=None):
+    """The runs summarised (fixed or partial study), or those of an adaptive study's
+    rounds 0..``last`` (all when None) as its decisions chose them."""
+    if not ADAPTIVE:
+        return RUNS
+    chosen = [json.loads(Path(f).read_text())["next"] for f in decisions(last)]
+    return runs_of_rounds(chosen)
+
+
+def run_paths(pattern, last=None):
+    """Input function: ``pattern`` filled in for every summarised run."""
+
+    def files(wildcards):
+        runs = study_runs(last(wildcards) if last else None)
+        return [paths.fill(pattern, study=STUDY.name, cell=c, seed=s) for c, s in runs]
+
+    return files
 
 
 def run_table(runs=None):
@@ -59,8 +110,25 @@ def run_table(runs=None):
     ``run_paths``."""
     return [
         {"cell": cell, "seed": seed, "levels": STUDY.cells[cell].levels}
-        for cell, seed in (RUNS if runs is None else runs)
+        for cell, seed in (study_runs() if runs is None else runs)
     ]
+
+
+def summarised_runs(wildcards):
+    return run_table()
+
+
+def decided_round(wildcards):
+    return int(wildcards.round)
+
+
+def decided_runs(wildcards):
+    return run_table(study_runs(decided_round(wildcards)))
+
+
+def previous_decision(wildcards):
+    number = int(wildcards.round)
+    return decisions(number)[-1:] if number else []
 
 
 def aggregate_finished_runs():

@@ -4,6 +4,7 @@ rule aggregate:
         test=run_paths(paths.TEST_METRICS),
         history=run_paths(paths.HISTORY),
         predictions=run_paths(paths.PREDICTIONS),
+        rounds=lambda wildcards: decisions() if ADAPTIVE else [],
         manifest=paths.MANIFEST,
         near_duplicates=paths.NEAR_DUPLICATES,
         conflicting_labels=paths.CONFLICTING_LABELS,
@@ -46,12 +47,13 @@ rule aggregate:
     conda:
         "../../envs/ablate.yaml"
     params:
-        runs=run_table(),
+        runs=summarised_runs,
         not_run=run_table(NOT_RUN),
         factors=STUDY.factors,
         baseline=STUDY.baseline,
         baseline_levels=STUDY.baseline_levels,
         checks=STUDY.checks.as_dict(),
+        looks=LOOKS,
     script:
         "../scripts/aggregate.py"
 
@@ -183,7 +185,7 @@ rule figures:
     conda:
         "../../envs/ablate.yaml"
     params:
-        runs=run_table(),
+        runs=summarised_runs,
         factors=STUDY.factors,
     script:
         "../scripts/figures.py"

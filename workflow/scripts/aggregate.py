@@ -2,7 +2,9 @@
 the factors, the means per factor level, and the warnings; a partial study (failed cells) is
 summarised too. Every statistic of the study is computed here; the figures only draw them."""
 
+import json
 import sys
+from pathlib import Path
 
 from ablate import status
 from ablate.data.split import read_manifest
@@ -35,7 +37,14 @@ with log_to(snakemake.log[0]) as log:
         conflicting_labels=read_table(snakemake.input.conflicting_labels),
     )
     min_effect = params.checks["min_effect"]
-    summary = summarise(runs, params.factors, params.baseline, outcomes, min_effect, warnings)
+    # An adaptive study: every cell's state after its last round (ablate.results.sequential)
+    rounds = (
+        json.loads(Path(snakemake.input.rounds[-1]).read_text())["cells"]
+        if snakemake.input.rounds
+        else None
+    )
+    summary = summarise(runs, params.factors, params.baseline, outcomes, min_effect, warnings,
+                        rounds=rounds, looks=params.looks)  # fmt: skip
     effects = factor_effects(runs, params.factors, params.baseline_levels, outcomes, min_effect)
     level_means = effects_module.level_means(runs, params.factors, outcomes)
     runs.to_csv(output.runs, index=False)

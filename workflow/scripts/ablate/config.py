@@ -32,6 +32,7 @@ from ablate.design import (
     check_level_names,
     deep_merge,
     expand_design,
+    seed_rounds,
 )
 from ablate.settings import Cell, CellSettings, Checks, DatasetSettings, Resources, Study
 from ablate.train.augmentation import AUGMENTATIONS, MIXINGS
@@ -286,11 +287,13 @@ def resolve_study(config: Mapping[str, Any], workdir: str | Path = ".") -> Study
         name = cell_name(levels)
         cells[name] = Cell(name, levels, check_settings(settings, f"cell {name}"))
         check_input_size(cells[name].settings, size, f"cell {name}")
+    rounds = seed_rounds(config["seeds"], cell_name(baseline), list(cells))
     return Study(
         name=config["study"],
         factors=list(factors),
         cells=cells,
-        seeds=list(config["seeds"]),
+        seeds=[seed for seeds in rounds for seed in seeds],
+        rounds=rounds,
         baseline=cell_name(baseline),
         baseline_levels=baseline,
         dataset=dataset,

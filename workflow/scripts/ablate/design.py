@@ -182,3 +182,23 @@ def _two_level_cells(
     return [
         {factor: names[i][int(row[i] > 0)] for i, factor in enumerate(factors)} for row in signs
     ]
+
+
+def seed_rounds(
+    seeds: list[int] | Mapping[str, int], baseline: str, cells: list[str]
+) -> list[list[int]]:
+    """The seeds of each round: a list is one round; ``{min, max, step}`` is seeds 1..min,
+    then ``step`` more per round up to ``max`` (the last round may be shorter)."""
+    if not isinstance(seeds, Mapping):
+        return [list(seeds)]
+    low, high, step = seeds["min"], seeds["max"], seeds["step"]
+    if high < low:
+        raise ConfigError(f"config key 'seeds': max ({high}) is below min ({low}).")
+    if baseline not in cells:
+        raise ConfigError(
+            f"config key 'seeds': adaptive seeds compare every cell with the baseline cell "
+            f"'{baseline}', which this design leaves out; give a list of seeds, or a "
+            "design that includes the baseline (key 'baseline' chooses it)."
+        )
+    numbers = list(range(1, high + 1))
+    return [numbers[:low]] + [numbers[n : n + step] for n in range(low, high, step)]

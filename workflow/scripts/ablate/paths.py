@@ -43,6 +43,10 @@ STATE = STUDY + "/state/{cell}/seed-{seed}"
 # A run has a result once these exist (train writes its files only at its end).
 RESULT_FILES = (TRAIN_SUMMARY, HISTORY, TEST_METRICS)
 
+# Adaptive seeds: after each round, every cell's state (open or stopped, verdict, why) and
+# the cells that train the next round (ablate.results.sequential).
+ROUND = STUDY + "/rounds/round-{round}.json"
+
 # Results stage
 RUNS = STUDY + "/runs.csv"
 SUMMARY = STUDY + "/summary.csv"
@@ -57,7 +61,8 @@ REPORT = STUDY + "/report.html"
 
 
 def log(step: str, per: str | None = None) -> str:
-    """Log file of a step: ``logs/<step>.log``, or one per ``per`` ('run' or 'split')."""
+    """Log file of a step: ``logs/<step>.log``, or one per ``per`` ('run', 'split' or
+    'round')."""
     return STUDY + "/logs/" + step + _per(per) + ".log"
 
 
@@ -67,7 +72,8 @@ def benchmark(step: str, per: str | None = None) -> str:
 
 
 def _per(per: str | None) -> str:
-    return {None: "", "run": "/{cell}/seed-{seed}", "split": "/{split}"}[per]
+    per_what = {"run": "/{cell}/seed-{seed}", "split": "/{split}", "round": "/round-{round}"}
+    return per_what[per] if per else ""
 
 
 def fill(pattern: str, **wildcards: object) -> str:

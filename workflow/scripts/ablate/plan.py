@@ -10,6 +10,7 @@ adds the setting-by-setting difference to the kept params.yaml and the time esti
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import yaml
 
 from ablate import paths
 from ablate.config import resolve_study
-from ablate.settings import describe_cell, run_params
+from ablate.settings import Study, describe_cell, run_params
 
 SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
 Job = tuple[str, dict[str, str]]  # rule, and its wildcards, resources, threads and reason
@@ -107,6 +108,8 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
         else:
             estimate += guess
         lines.append(f"  {cell} seed {seed}: " + "; ".join(why))
+    if study.adaptive:
+        lines += adaptive_lines(study, workdir, typical)
     if trains:
         if estimate:
             per_slot = estimate / max(gpus, 1)
@@ -118,6 +121,29 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
         else:
             lines.append("no finished train job yet: no time estimate")
     return "\n".join(lines)
+
+
+def adaptive_lines(study: Study, workdir: Path, typical: float | None) -> list[str]:
+    """An adaptive study's range of train jobs (and time, from runs done), and each cell's
+    state after the last round decided so far (open or stopped, and why)."""
+    cells = len(study.cells)
+    least, most = cells * len(study.rounds[0]), cells * len(study.seeds)
+    text = (f"adaptive seeds: {least} to {most} train jobs in all, {len(study.rounds)} rounds "
+            f"({len(study.rounds[0])} to {len(study.seeds)} seeds per cell)")  # fmt: skip
+    if typical is not None:
+        text += f", about {least * typical / 60:.1f} to {most * typical / 60:.1f} min of training"
+    lines = [text + "; the dry run lists the jobs up to the next decision"]
+    decided = [workdir / paths.fill(paths.ROUND, study=study.name, round=number)
+               for number in range(len(study.rounds))]  # fmt: skip
+    decided = [path for path in decided if path.exists()]
+    if not decided:
+        return [*lines, "no round decided yet: every cell is open"]
+    last = json.loads(decided[-1].read_text())
+    still = [cell for cell, state in last["cells"].items() if state["state"] == "open"]
+    lines.append(f"after round {last['round'] + 1}: {len(still)} cell(s) open")
+    for cell, state in last["cells"].items():
+        lines.append(f"  {cell}: {state['state']} ({state['why']})")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:

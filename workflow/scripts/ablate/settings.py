@@ -115,13 +115,19 @@ class Study:
     name: str
     factors: list[str]
     cells: dict[str, Cell]  # cell name -> cell, in design order
-    seeds: list[int]
+    seeds: list[int]  # every seed a cell may train
+    rounds: list[list[int]]  # the seeds of each round: one round unless adaptive
     baseline: str  # name of the baseline cell (a list design may leave it out)
     baseline_levels: dict[str, str]
     dataset: DatasetSettings
     resources: Resources
     checks: Checks
     partial: bool
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether cells get more seeds only while their verdict is open."""
+        return len(self.rounds) > 1
 
 
 def run_params(

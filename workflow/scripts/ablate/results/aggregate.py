@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ablate import status
-from ablate.results import checks, statistics
+from ablate.results import checks, sequential, statistics
 from ablate.results.outcomes import Outcomes
 
 # What runs.csv records of each run, after its cell, levels and seed.
@@ -79,20 +79,31 @@ def summarise(
     outcomes: Outcomes,
     min_effect: float,
     warnings: pd.DataFrame | None = None,
+    rounds: Mapping[str, Mapping[str, Any]] | None = None,
+    looks: Sequence[int] = (),
 ) -> pd.DataFrame:
     """Per cell: mean, std and 95 % interval of each summarised value (over seeds and test
     images for test accuracy and macro F1), the paired comparison of test accuracy with the
-    baseline with its verdict, and the cell's warnings."""
+    baseline with its verdict, and the cell's warnings. For an adaptive study, ``rounds``
+    is every cell's state after the last round (ablate.results.sequential) and ``looks``
+    the seeds after each round: a cell's verdict is taken at the level of the look that
+    stopped it, and the summary says how many rounds it trained and why it stopped."""
     summary = statistics.cell_statistics(runs, factors)
     summary = statistics.with_test_set_intervals(summary, outcomes)
     summary.insert(0, "study", runs["study"].iloc[0] if len(runs) else "")
     summary.insert(2 + len(factors), "baseline", summary["cell"] == baseline)
-    compared = statistics.compare_with_baseline(runs, baseline, outcomes, min_effect, factors)
+    alphas = sequential.stop_alphas(rounds, looks) if rounds else None
+    compared = statistics.compare_with_baseline(runs, baseline, outcomes, min_effect, factors,
+                                                alphas=alphas)  # fmt: skip
     compared = compared.drop(columns=[f for f in factors if f in compared]).set_index("cell")
     compared.columns = [f"vs_baseline_{column}" for column in compared.columns]
     summary = summary.join(compared, on="cell")
     test_images = len(outcomes.images)
     summary["vs_baseline_advice"] = statistics.seed_advice(summary, min_effect, test_images)
+    if rounds:
+        state = [rounds.get(cell) for cell in summary["cell"]]
+        summary["rounds"] = [cell["round"] + 1 if cell else 0 for cell in state]
+        summary["stopped_because"] = [cell["why"] if cell else "" for cell in state]
     if warnings is not None:
         summary = summary.join(checks.per_cell(warnings, summary["cell"].tolist()), on="cell")
     return summary

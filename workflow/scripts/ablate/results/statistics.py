@@ -10,7 +10,7 @@ time) get Student's t intervals over seeds, NaN with fewer than two seeds.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -20,7 +20,13 @@ from scipy import stats
 
 from ablate import status
 from ablate.results.outcomes import Outcomes, stream
-from ablate.results.verdicts import UNDECIDED, cell_interval, compare, macro_f1_interval
+from ablate.results.verdicts import (
+    ALPHA,
+    UNDECIDED,
+    cell_interval,
+    compare,
+    macro_f1_interval,
+)
 
 CONFIDENCE = 0.95
 
@@ -139,6 +145,7 @@ def compare_with_baseline(
     outcomes: Outcomes,
     min_effect: float,
     factors: Sequence[str] | None = None,
+    alphas: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Each other cell against the baseline on test accuracy, paired by seed and test image
     over the seeds both finished (none when the design leaves the baseline cell out):
@@ -146,6 +153,8 @@ def compare_with_baseline(
     undecided one, the seeds that would decide it (ablate.results.verdicts).
 
     ``factors`` defaults to the columns between "cell" and "seed", as the aggregate writes.
+    ``alphas`` holds a cell's significance level where it is not 0.05: the threshold of the
+    look at which an adaptive study stopped it (ablate.results.sequential).
     """
     factors = _factor_columns(runs) if factors is None else list(factors)
     levels = cell_levels(runs, factors)
@@ -156,8 +165,9 @@ def compare_with_baseline(
         seeds = sorted(set(outcomes.seeds(cell)) & set(outcomes.seeds(baseline)))
         row = {"cell": cell, **levels.loc[cell].to_dict(), "n_pairs": len(seeds)}
         if seeds:
+            alpha = (alphas or {}).get(cell, ALPHA)
             result = compare(outcomes.correct(cell, seeds), outcomes.correct(baseline, seeds),
-                             min_effect)  # fmt: skip
+                             min_effect, alpha=alpha)  # fmt: skip
             row.update(difference=result.difference, ci_low=result.ci_low,
                        ci_high=result.ci_high, p_value=result.p_value,
                        prob_improvement=result.probability_of_improvement,

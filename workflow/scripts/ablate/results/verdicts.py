@@ -209,11 +209,14 @@ def compare(
     reference: np.ndarray,
     min_effect: float,
     bounds: tuple[float, float] = (-1.0, 1.0),
+    alpha: float = ALPHA,
 ) -> Comparison:
     """Verdict on ``scores`` against ``reference``: both seeds x images per-image outcomes
     with rows paired by seed and columns by image (for a factor level, the mean over the
     cells at that level). The interval is cut to ``bounds``, the values the difference can
-    take at all (a difference of two accuracies lies in [-1, 1])."""
+    take at all (a difference of two accuracies lies in [-1, 1]). ``alpha`` is the
+    significance level of this look (smaller at the early looks of an adaptive study,
+    ablate.results.sequential; the interval is then the wider repeated interval)."""
     scores = np.asarray(scores, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     seeds = scores.shape[0]
@@ -221,14 +224,15 @@ def compare(
     variance = _variance(scores, reference)
     se = math.sqrt(variance.total)
     if se > 0:
-        quantile = stats.t.ppf(1 - ALPHA / 2, variance.df)
+        quantile = stats.t.ppf(1 - alpha / 2, variance.df)
         p_value = float(2 * stats.t.sf(abs(difference) / se, variance.df))
     else:  # every image the same way in every run: no uncertainty left in this contrast
         quantile, p_value = 0.0, float(difference == 0)
     low = max(difference - quantile * se, bounds[0])
     high = min(difference + quantile * se, bounds[1])
     improvement = probability_of_improvement(scores.mean(axis=1), reference.mean(axis=1))
-    verdict, reason = decide(seeds, difference, low, high, p_value, improvement, min_effect)
+    verdict, reason = decide(seeds, difference, low, high, p_value, improvement, min_effect,
+                             alpha)  # fmt: skip
     needed = seeds_needed(variance, min_effect) if verdict == UNDECIDED and seeds > 1 else None
     return Comparison(seeds, difference, low, high, p_value, improvement, verdict, reason, needed)
 
@@ -241,6 +245,7 @@ def decide(
     p_value: float,
     improvement: float,
     min_effect: float,
+    alpha: float = ALPHA,
 ) -> tuple[str, str]:
     """The verdict and its reason (Bouthillier et al. 2021's rule, plus an equivalence
     margin: 'no difference' when the whole interval lies within +/- ``min_effect``)."""
@@ -251,12 +256,14 @@ def decide(
         )
     if -min_effect <= low and high <= min_effect:
         return NO_DIFFERENCE, f"the whole interval lies within +/- {min_effect:g}"
-    if p_value < ALPHA:
+    if p_value < alpha:
         if difference > 0 and improvement >= MIN_PROBABILITY_OF_IMPROVEMENT:
             return BETTER, f"p = {p_value:.2g}, P(improvement) = {improvement:.2f}"
         if difference < 0 and improvement <= 1 - MIN_PROBABILITY_OF_IMPROVEMENT:
             return WORSE, f"p = {p_value:.2g}, P(improvement) = {improvement:.2f}"
         return UNDECIDED, f"significant, but P(improvement) = {improvement:.2f} is not decisive"
+    if alpha != ALPHA:  # an early look of an adaptive study: a stricter threshold
+        return UNDECIDED, f"p = {p_value:.2g}, not below this look's threshold {alpha:.2g}"
     return UNDECIDED, f"p = {p_value:.2g}: the interval holds both signs and large differences"
 
 
