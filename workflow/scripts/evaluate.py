@@ -1,7 +1,12 @@
 """Score the best checkpoint of one cell x seed on the test split."""
 
-from ablate.logs import log_to
-from ablate.results.evaluation import evaluate_model
+from ablate.train import runtime
+
+# First, before NumPy or TensorFlow start threads: evaluate runs beside the next train job.
+runtime.run_in_background()
+
+from ablate.logs import log_to  # noqa: E402
+from ablate.results.evaluation import evaluate_model  # noqa: E402
 
 with log_to(snakemake.log[0]):
     evaluate_model(
@@ -17,3 +22,4 @@ with log_to(snakemake.log[0]):
         confusion_path=snakemake.output.confusion,
         predictions_path=snakemake.output.predictions,
     )
+runtime.skip_final_collection()

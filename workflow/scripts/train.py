@@ -1,6 +1,7 @@
 """Train one cell with one seed and keep its best checkpoint."""
 
 from ablate.logs import log_to
+from ablate.train import runtime
 from ablate.train.training import train_cell
 
 with log_to(snakemake.log[0]):
@@ -18,3 +19,4 @@ with log_to(snakemake.log[0]):
         summary_path=snakemake.output.summary,
         state_dir=snakemake.params.state,
     )
+runtime.skip_final_collection()
