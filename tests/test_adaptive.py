@@ -74,3 +74,12 @@ def test_a_fresh_adaptive_study_plans_its_first_round_up_to_the_decision(tmp_pat
     assert "decide" in out and "checkpoint jobs" in out
     trains = [line for line in out.splitlines() if line.startswith("train ")]
     assert trains and trains[0].split()[1] == "6"  # 3 cells x the first 2 seeds
+
+
+def test_the_report_says_the_seeds_were_adaptive_and_shows_why_cells_stopped(adaptive_run):
+    report = adaptive_run / "report.html"
+    snakemake(adaptive_run, "--report", str(report))
+    html = report.read_text()
+    assert "adaptively: seeds 1 to 2, then 2" in html  # not "min, max, step"
+    page = (study_dir(adaptive_run) / "tables" / "summary.html").read_text()
+    assert "stopped because" in page and "decided after 2 seed(s): worse" in page

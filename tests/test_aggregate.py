@@ -6,6 +6,8 @@ from synthetic import outcomes_of
 
 from ablate.results.aggregate import collect_histories, collect_runs, summarise
 from ablate.results.checks import missing_cells
+from ablate.results.sequential import nominal_alphas
+from ablate.results.verdicts import compare
 
 
 def summary_of(runs):
@@ -141,3 +143,29 @@ def test_a_partial_look_before_any_run_finished_lists_every_run_as_not_run():
     summary = summary_of(runs)
     assert summary["n"].tolist() == [0, 0] and summary["failed"].tolist() == [2, 2]
     assert summary.loc[1, "vs_baseline_verdict"] == "undecided"
+
+
+def test_an_adaptive_summary_takes_each_verdict_at_the_look_that_stopped_it(run_files):
+    train, test, _ = run_files
+    runs = collect_runs("s", RUNS, train, test)
+    looks = [1, 2, 3]  # the study's two seeds were its second look of three
+    rounds = {
+        "reg-dropout": {"state": "stopped", "round": 1, "verdict": "undecided", "why": "w"},
+        "reg-none": {"state": "stopped", "round": 1, "verdict": "", "why": "the reference"},
+    }
+    outcomes = outcomes_of(runs)
+    adaptive = summarise(runs, ["reg"], "reg-none", outcomes, 0.005, rounds=rounds,
+                         looks=looks).set_index("cell")  # fmt: skip
+    fixed = summary_of(runs).set_index("cell")
+    alpha = nominal_alphas(looks)[1]
+    expected = compare(outcomes.correct("reg-dropout"), outcomes.correct("reg-none"), 0.005,
+                       alpha=alpha)  # fmt: skip
+    row = adaptive.loc["reg-dropout"]
+    assert (row["vs_baseline_ci_low"], row["vs_baseline_ci_high"]) == pytest.approx(
+        (expected.ci_low, expected.ci_high)
+    )
+    # a stricter level than 0.05: the repeated interval is wider than the fixed one
+    assert row["vs_baseline_ci_low"] < fixed.loc["reg-dropout", "vs_baseline_ci_low"]
+    assert adaptive["rounds"].tolist() == [2, 2]
+    assert adaptive["stopped_because"].tolist() == ["the reference", "w"]
+    assert "rounds" not in fixed

@@ -3,7 +3,9 @@ the project's profile, to a one-node cluster started here (tests/slurm/cluster.s
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -13,7 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, snakemake, snakemake_command, tiny_config, write_config
+from conftest import (
+    REPO,
+    adaptive_config,
+    snakemake,
+    snakemake_command,
+    tiny_config,
+    write_config,
+)
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 # The plugin's defaults poll slowly; the options a test cluster without accounting needs.
@@ -150,3 +159,51 @@ def test_a_cancelled_train_job_is_retried_with_the_grown_runtime_and_resumes(clu
     assert summary["resumed_after_epoch"] == 3
     history = pd.read_csv(summary_path.parent / "history.csv")
     assert history["epoch"].tolist() == list(range(1, 13))  # from 1; no gap, no duplicate
+
+
+def test_the_profiles_grouping_runs_each_train_with_its_evaluate_as_one_job(tmp_path):
+    """The profile's opt-in `groups` line, uncommented: every run's train and evaluate form
+    one group job (one submission), and nothing else joins it. A dry run: no cluster."""
+    profile = (REPO / "profiles" / "slurm" / "config.yaml").read_text()
+    grouped = re.sub(r"^# (groups: .*)$", r"\1", profile, flags=re.MULTILINE)
+    assert grouped != profile
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(grouped)
+    write_config(tmp_path / "study", cluster_config())
+    result = snakemake(
+        tmp_path / "study", "-n", "--workflow-profile", str(tmp_path / "profile"),
+        "--slurm-no-account",
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    groups = re.split(r"^\S.*Group job \S+ \(jobs in lexicogr\. order\):$", output, flags=re.M)[1:]
+    runs = []
+    for group in groups:
+        members = re.findall(r"^    rule (\w+):\n(?:    .*\n)*?        wildcards: (.*)$",
+                             group.split("\n[", 1)[0] + "\n", flags=re.M)  # fmt: skip
+        assert sorted(rule for rule, _ in members) == ["evaluate", "train"], group
+        assert len({wildcards for _, wildcards in members}) == 1  # the same cell and seed
+        runs.append(members[0][1])
+    assert len(set(runs)) == 2  # one group per run of the study
+
+
+def test_an_adaptive_study_runs_its_rounds_through_sbatch(cluster, tmp_path):
+    """Checkpoints on a cluster: the first round's jobs are submitted, the decision (a
+    local rule) re-plans, the second round's jobs are submitted, and a second snakemake
+    has nothing to do."""
+    config = adaptive_config()
+    del config["factors"]["variant"]["frozen"]  # the baseline and a level still open after 2
+    config["resources"] = {"cpus": 1, "mem_mb": 1000, "runtime": 10}
+    workdir = tmp_path / "adaptive"
+    write_config(workdir, config)
+    result = snakemake(workdir, *SLURM, "--resources", "gpu=1")
+    trains = train_jobs(workdir)
+    assert len(trains) == 8, result.stdout + result.stderr  # 2 cells x 2 rounds x 2 seeds
+    assert {job["JobState"] for job in trains} == {"COMPLETED"}
+    first = json.loads((workdir / "results/adaptive/rounds/round-0.json").read_text())
+    assert first["next"] == ["variant-nudged", "variant-baseline"]
+    runs = pd.read_csv(workdir / "results/adaptive/runs.csv")
+    assert runs.groupby("cell")["seed"].apply(sorted).to_dict() == {
+        "variant-baseline": [1, 2, 3, 4], "variant-nudged": [1, 2, 3, 4]
+    }  # fmt: skip
+    dry = snakemake(workdir, *SLURM, "--dry-run")
+    assert "Nothing to be done" in dry.stdout + dry.stderr

@@ -38,6 +38,11 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
     assert digest["P(improvement)"].tolist() == ["", "0.75"]
     assert digest.loc[1, "seed advice"].startswith("about 6 seeds")
     assert digest["warnings"].tolist() == ["", "failed"]
+    assert "stopped because" not in digest  # a fixed design
+    summary["rounds"], summary["stopped_because"] = [2, 1], ["the reference", "decided"]
+    adaptive = summary_digest(summary, ["a"])
+    assert adaptive["rounds"].tolist() == [2, 1]
+    assert adaptive["stopped because"].tolist() == ["the reference", "decided"]
 
 
 def test_html_page_escapes_text_and_marks_flagged_and_baseline_rows(tmp_path):

@@ -233,7 +233,7 @@ def test_the_partial_look_summarises_the_finished_runs_without_training(tiny_run
     shutil.rmtree(unfinished)
     result = snakemake(
         workdir, "--cores", "1", "--config", "partial=True", "--nolock",
-        "--allowed-rules", "aggregate", "tables", "describe", "figures",
+        "--allowed-rules", "all", "aggregate", "tables", "describe", "figures",
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert "rule train" not in output and "rule evaluate" not in output
@@ -409,7 +409,7 @@ def test_the_partial_look_works_before_any_run_has_finished(tmp_path):
     write_config(tmp_path, tiny_config())
     snakemake(tmp_path, "--cores", "2", "results/tiny/data/manifest.csv")
     snakemake(tmp_path, "--cores", "1", "--config", "partial=True", "--nolock",
-              "--allowed-rules", "aggregate", "tables", "describe", "figures")  # fmt: skip
+              "--allowed-rules", "all", "aggregate", "tables", "describe", "figures")  # fmt: skip
     runs = pd.read_csv(tmp_path / "results/tiny/runs.csv")
     assert len(runs) == 6 and (runs["status"] == "not_run").all()
     summary = pd.read_csv(tmp_path / "results/tiny/summary.csv")

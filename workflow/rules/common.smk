@@ -47,7 +47,7 @@ wildcard_constraints:
 # The runs the results steps summarise: every cell x seed (cells in design order), or with
 # `partial: true` only those that have finished, so nothing is trained and the others are
 # listed as not run. An adaptive study's later rounds are chosen by the decision after each
-# round (rule decide, a checkpoint): study_runs() reads them as they appear.
+# round (the checkpoint `decide`): study_runs() reads them as they appear.
 def rounds_on_disk():
     """The cells chosen for each later round by the decisions already written."""
     chosen = []

@@ -21,6 +21,9 @@ with log_to(snakemake.log[0]):
         "at least 0.75 or at most 0.25), no difference (the whole interval within +/- "
         "checks.min_effect), else undecided, with the seeds that would decide it. One seed "
         "is always undecided: it cannot tell training randomness from a real difference. "
+        "In an adaptive study each verdict is taken at the round that stopped the cell, at "
+        "that round's stricter level (its interval is wider than 95 %), and 'stopped because' "
+        "says why the cell got no more seeds. "
         "Highlighted rows have warnings (see warnings). Every statistic is in "
         f"results/{study}/summary.csv.",
         flagged=digest["warnings"] != "",

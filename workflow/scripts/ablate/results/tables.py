@@ -61,6 +61,12 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
                 "P(improvement)": _number(row["vs_baseline_prob_improvement"]),
                 "p": _number(row["vs_baseline_p_value"]),
                 "seed advice": _text(row["vs_baseline_advice"]),
+                # an adaptive study: how many rounds of seeds the cell trained, and why not more
+                **(
+                    {"rounds": row["rounds"], "stopped because": _text(row["stopped_because"])}
+                    if "stopped_because" in row
+                    else {}
+                ),
                 "warnings": row.get("warnings") if isinstance(row.get("warnings"), str) else "",
             }
         )
