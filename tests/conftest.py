@@ -56,6 +56,9 @@ def adaptive_config(**overrides: Any) -> dict[str, Any]:
             "nudged": {"model": {"dropout": 0.01}},
         }
     }
+    # No futility stop: the look-alike trains through every round (futility would stop it
+    # after the first; tests/test_sequential.py tests that rule).
+    config["checks"] = {"futility": 0.0}
     config.update(overrides)
     return config
 

@@ -166,6 +166,9 @@ def test_an_adaptive_summary_takes_each_verdict_at_the_look_that_stopped_it(run_
     )
     # a stricter level than 0.05: the repeated interval is wider than the fixed one
     assert row["vs_baseline_ci_low"] < fixed.loc["reg-dropout", "vs_baseline_ci_low"]
+    # undecided with a look left: the chance that the last look would decide it
+    assert 0 <= row["vs_baseline_conditional_power"] <= 1
+    assert fixed["vs_baseline_conditional_power"].isna().all()
     assert adaptive["rounds"].tolist() == [2, 2]
     assert adaptive["stopped_because"].tolist() == ["the reference", "w"]
     assert "rounds" not in fixed

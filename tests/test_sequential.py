@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from synthetic import outcomes_of
 
+from ablate.config import with_defaults
 from ablate.results.sequential import (
     OPEN,
     STOPPED,
@@ -23,9 +24,19 @@ from ablate.results.sequential import (
     stop_alphas,
 )
 from ablate.results.statistics import compare_with_baseline
-from ablate.results.verdicts import ALPHA, BETTER, NO_DIFFERENCE, UNDECIDED, WORSE, compare
+from ablate.results.verdicts import (
+    ALPHA,
+    BETTER,
+    NO_DIFFERENCE,
+    UNDECIDED,
+    WORSE,
+    _Variance,
+    compare,
+    conditional_power,
+)
 
 MIN_EFFECT = 0.005
+FUTILITY = with_defaults({}, "properties/checks")["futility"]  # the config's default
 LOOKS = (2, 4, 6, 8)  # seeds: {min: 2, max: 8, step: 2}
 DECIDED = (BETTER, WORSE)
 
@@ -92,21 +103,21 @@ def result(verdict, seeds):
 
 def test_decided_cells_stop_undecided_ones_train_on_and_the_baseline_with_them():
     first = next_state({}, {"a": result(WORSE, 2), "b": result(UNDECIDED, 2),
-                            "c": result(UNDECIDED, 2)}, 0, 4, BASE)  # fmt: skip
+                            "c": result(UNDECIDED, 2)}, 0, 4, BASE, FUTILITY)  # fmt: skip
     assert {cell: v["state"] for cell, v in first.items()} == {
         "a": STOPPED, "b": OPEN, "c": OPEN, BASE: OPEN}  # fmt: skip
     assert open_cells(first) == ["b", "c", BASE]
     assert first["a"]["verdict"] == WORSE and "decided after 2 seed(s)" in first["a"]["why"]
     # Round 1 compares only the open cells; a's record from round 0 stays as it was.
     second = next_state(first, {"b": result(NO_DIFFERENCE, 4), "c": result(UNDECIDED, 4)},
-                        1, 4, BASE)  # fmt: skip
+                        1, 4, BASE, FUTILITY)  # fmt: skip
     assert second["a"] == first["a"] and second["a"]["round"] == 0
     assert second["b"]["state"] == STOPPED and second["b"]["round"] == 1
     assert open_cells(second) == ["c", BASE]  # the baseline pairs c's new seeds
-    third = next_state(second, {"c": result(UNDECIDED, 6)}, 2, 4, BASE)
+    third = next_state(second, {"c": result(UNDECIDED, 6)}, 2, 4, BASE, FUTILITY)
     assert open_cells(third) == ["c", BASE]
     # The last round stops everything; an undecided cell says it ran out of seeds.
-    last = next_state(third, {"c": result(UNDECIDED, 8)}, 3, 4, BASE)
+    last = next_state(third, {"c": result(UNDECIDED, 8)}, 3, 4, BASE, FUTILITY)
     assert open_cells(last) == []
     assert last["c"]["verdict"] == UNDECIDED and "still undecided at the maximum" in (
         last["c"]["why"])  # fmt: skip
@@ -117,10 +128,12 @@ def test_decided_cells_stop_undecided_ones_train_on_and_the_baseline_with_them()
 
 
 def test_the_baseline_stops_once_no_cell_is_open():
-    decided = next_state({}, {"a": result(WORSE, 2), "b": result(BETTER, 2)}, 0, 4, BASE)
+    decided = next_state({}, {"a": result(WORSE, 2), "b": result(BETTER, 2)}, 0, 4, BASE, FUTILITY)
     assert decided[BASE]["state"] == STOPPED and open_cells(decided) == []
     assert "no cell left open" in decided[BASE]["why"]
-    one_open = next_state({}, {"a": result(WORSE, 2), "b": result(UNDECIDED, 2)}, 0, 4, BASE)
+    one_open = next_state(
+        {}, {"a": result(WORSE, 2), "b": result(UNDECIDED, 2)}, 0, 4, BASE, FUTILITY
+    )
     assert one_open[BASE]["state"] == OPEN and open_cells(one_open) == ["b", BASE]
 
 
@@ -149,7 +162,8 @@ def test_decide_round_compares_the_open_cells_at_the_looks_level_and_keeps_the_r
     assert looks == list(LOOKS)
     trained = dict.fromkeys(ACCURACY, rounds[0])
     runs = runs_table(trained)
-    first = decide_round(runs, outcomes_of(runs), BASE, MIN_EFFECT, {}, 0, looks)
+    # Without futility stopping (checks.futility 0): every undecided cell trains on.
+    first = decide_round(runs, outcomes_of(runs), BASE, MIN_EFFECT, {}, 0, looks, 0.0)
     assert (first["round"], first["seeds"]) == (0, 2)
     assert first["alpha"] == pytest.approx(nominal_alphas(LOOKS)[0])
     cells = first["cells"]
@@ -166,7 +180,7 @@ def test_decide_round_compares_the_open_cells_at_the_looks_level_and_keeps_the_r
             trained[cell.removeprefix("reg-")] = trained[cell.removeprefix("reg-")] + seeds
         runs = runs_table(trained)
         decision = decide_round(runs, outcomes_of(runs), BASE, MIN_EFFECT, previous["cells"],
-                                round_, looks)  # fmt: skip
+                                round_, looks, 0.0)  # fmt: skip
         cells = decision["cells"]
         assert decision["alpha"] == pytest.approx(nominal_alphas(LOOKS)[round_])
         assert cells["reg-heavy"] == first["cells"]["reg-heavy"]  # not compared again
@@ -211,7 +225,9 @@ def test_adaptive_a_a_false_verdicts_stay_within_five_percent_where_naive_looks_
     adaptive = naive = 0
     for _ in range(studies):
         scores, reference = stand_in_runs(rng, difficulty, 8), stand_in_runs(rng, difficulty, 8)
-        adaptive += sequential_compare(scores, reference, LOOKS, MIN_EFFECT)[0].verdict in DECIDED
+        adaptive += (
+            sequential_compare(scores, reference, LOOKS, MIN_EFFECT, FUTILITY)[0].verdict in DECIDED
+        )
         naive += naive_compare(scores, reference) in DECIDED
     assert adaptive / studies <= 0.05, adaptive / studies
     assert naive / studies > ALPHA, naive / studies
@@ -230,7 +246,7 @@ def test_a_clearly_worse_arm_stops_early_mostly_at_the_first_look():
     for _ in range(100):
         found, look = sequential_compare(stand_in_runs(rng, collapsed, 8, 0.1),
                                          stand_in_runs(rng, difficulty, 8, 0.1), LOOKS,
-                                         MIN_EFFECT)  # fmt: skip
+                                         MIN_EFFECT, FUTILITY)  # fmt: skip
         assert found.verdict == WORSE and found.seeds == LOOKS[look]
         stops.append(look)
     assert max(stops) <= 1 and np.mean(np.equal(stops, 0)) >= 0.6, np.bincount(stops)
@@ -245,10 +261,65 @@ def test_adaptive_seeds_reach_the_fixed_designs_verdicts_with_fewer_runs():
         for _ in range(80):
             scores = stand_in_runs(rng, difficulty + shift, 8)
             reference = stand_in_runs(rng, difficulty, 8)
-            adaptive, look = sequential_compare(scores, reference, LOOKS, MIN_EFFECT)
+            adaptive, look = sequential_compare(scores, reference, LOOKS, MIN_EFFECT, FUTILITY)
             same += adaptive.verdict == compare(scores, reference, MIN_EFFECT).verdict
             runs += 2 * LOOKS[look]  # the cell's seeds and as many of the baseline's
             comparisons += 1
     assert same / comparisons >= 0.95, same / comparisons
     # Measured: 98.9 % the same verdict, 12.2 runs per comparison against 16.
     assert runs / comparisons <= 0.85 * 2 * LOOKS[-1], runs / comparisons
+
+
+# Futility: an undecided comparison stops when even the last look would hardly decide it.
+
+
+def test_an_undecided_cell_stops_for_futility_below_the_conditional_power_bar():
+    def undecided(power):
+        return {**result(UNDECIDED, 2), "difference": 0.001, "conditional_power": power}
+
+    state = next_state({}, {"a": undecided(0.05), "b": undecided(0.5), "c": undecided(None)},
+                       0, 4, BASE, 0.1)  # fmt: skip
+    assert open_cells(state) == ["b", "c", BASE]
+    assert state["a"]["state"] == STOPPED and state["a"]["verdict"] == UNDECIDED
+    assert "probability 0.05 (< futility 0.1)" in state["a"]["why"]
+    assert open_cells(next_state({}, {"a": undecided(0.05)}, 0, 4, BASE, 0.0)) == ["a", BASE]
+
+
+def test_conditional_power_follows_the_difference_seen_and_the_seeds_to_come():
+    variance = _Variance(total=0.0, df=10.0, per_seed=4e-4, floor=1e-5)
+    last_se = np.sqrt(4e-4 / 8 + 1e-5)
+    edge = 1.959964 * last_se
+    # A difference right at the last look's threshold: a coin flip whether it ends above.
+    assert conditional_power(variance, edge, 2, 8, ALPHA) == pytest.approx(0.5, abs=1e-3)
+    powers = [conditional_power(variance, d, 2, 8, ALPHA) for d in (0.0, 0.01, 0.03, 0.06)]
+    assert np.all(np.diff(powers) > 0) and powers[0] < 0.05 and powers[-1] > 0.99
+    assert conditional_power(variance, -0.03, 2, 8, ALPHA) == pytest.approx(powers[2])
+    assert conditional_power(variance, 0.03, 8, 8, ALPHA) is None  # no seeds to come
+    assert conditional_power(variance, 0.03, 1, 8, ALPHA) is None  # no seed spread yet
+
+
+def test_decide_round_stops_a_look_alike_for_futility_and_keeps_a_real_difference_open():
+    runs = runs_table({level: [1, 2] for level in ACCURACY})
+    # same's conditional power at 2 seeds lies between 0.05 and 0.1 (its two seeds differ
+    # by a point, so the last look is uncertain); a bar of 0.1 stops it, mild still trains.
+    first = decide_round(runs, outcomes_of(runs), BASE, MIN_EFFECT, {}, 0, list(LOOKS), 0.1)
+    same, mild = first["cells"]["reg-same"], first["cells"]["reg-mild"]
+    assert same["state"] == STOPPED and same["why"].startswith("stopped undecided after 2")
+    assert mild["state"] == OPEN  # 1.25 points worse: the last look would likely decide it
+    assert first["next"] == ["reg-mild", BASE]
+
+
+def test_futility_saves_most_runs_of_look_alikes_without_more_false_verdicts():
+    rng = np.random.default_rng(4)
+    difficulty = rng.normal(2.0, 1.5, size=100)
+    stops = {0.0: [], FUTILITY: []}
+    false = dict.fromkeys(stops, 0)
+    for _ in range(300):
+        scores, reference = stand_in_runs(rng, difficulty, 8), stand_in_runs(rng, difficulty, 8)
+        for futility in stops:
+            found, look = sequential_compare(scores, reference, LOOKS, MIN_EFFECT, futility)
+            stops[futility].append(LOOKS[look])
+            false[futility] += found.verdict in DECIDED
+    assert np.mean(stops[0.0]) > 7.5  # without it, look-alikes train to the maximum
+    assert np.mean(stops[FUTILITY]) < 0.6 * LOOKS[-1], np.mean(stops[FUTILITY])
+    assert false[FUTILITY] <= false[0.0]  # stopping early only removes verdicts

@@ -16,7 +16,7 @@ checkpoint decide:
     params:
         runs=decided_runs,
         baseline=STUDY.baseline,
-        min_effect=STUDY.checks.min_effect,
+        checks=STUDY.checks.as_dict(),
         looks=LOOKS,
     script:
         "../scripts/decide.py"

@@ -101,6 +101,7 @@ class Checks(_Record):
 
     divergence_gap: float
     min_effect: float  # differences within +/- this are "no difference"
+    futility: float  # adaptive seeds: stop an undecided cell below this conditional power
 
 
 @dataclasses.dataclass(frozen=True)

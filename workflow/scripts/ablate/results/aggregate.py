@@ -92,9 +92,12 @@ def summarise(
     summary = statistics.with_test_set_intervals(summary, outcomes)
     summary.insert(0, "study", runs["study"].iloc[0] if len(runs) else "")
     summary.insert(2 + len(factors), "baseline", summary["cell"] == baseline)
-    alphas = sequential.stop_alphas(rounds, looks) if rounds else None
+    alphas = last_look = None
+    if rounds:
+        alphas = sequential.stop_alphas(rounds, looks)
+        last_look = (looks[-1], sequential.nominal_alphas(looks)[-1])
     compared = statistics.compare_with_baseline(runs, baseline, outcomes, min_effect, factors,
-                                                alphas=alphas)  # fmt: skip
+                                                alphas=alphas, last_look=last_look)  # fmt: skip
     compared = compared.drop(columns=[f for f in factors if f in compared]).set_index("cell")
     compared.columns = [f"vs_baseline_{column}" for column in compared.columns]
     summary = summary.join(compared, on="cell")

@@ -11,13 +11,16 @@ with t the fraction of the maximum seeds seen. The look's two-sided boundary c_k
     P(|Z_1| < c_1, ..., |Z_{k-1}| < c_{k-1}, |Z_k| >= c_k) = alpha(t_k) - alpha(t_{k-1})
 
 for the canonical joint distribution of the looks' statistics, Corr(Z_i, Z_j) =
-sqrt(t_i / t_j) (Jennison & Turnbull 2000, "Group Sequential Methods", ch. 2 and 7); the
-rectangle probabilities are scipy's multivariate normal CDF (Genz). A comparison at look k
+sqrt(t_i / t_j) (Jennison & Turnbull 2000, "Group Sequential Methods", ch. 2 and 7). A
+comparison at look k
 is then the usual one (ablate.results.verdicts) at the nominal level 2 (1 - Phi(c_k)):
 with t statistics in place of z, the standard approximation (Jennison & Turnbull, 3.6),
 and its interval is the repeated confidence interval of that look (Jennison & Turnbull
 1989), so a stopped cell's interval agrees with its verdict. Stopping for "no difference"
-(the interval within +/- min_effect) only lowers the false-verdict rate. The whole
+(the interval within +/- min_effect) only lowers the false-verdict rate, and so does
+stopping an undecided comparison for futility: when even the last look would decide it
+with less than ``futility`` chance (checks.futility) should the difference stay as it is
+(conditional power, Lan, Simon & Halperin 1982; a non-binding futility rule). The whole
 procedure's A/A rate is measured on real runs and in simulation (bench/adaptive.py).
 (spotify-confidence solves such bounds too, but brings a plotting stack along.)
 """
@@ -109,27 +112,35 @@ def next_state(
     round_: int,
     rounds: int,
     baseline: str,
+    futility: float,
 ) -> dict[str, dict[str, object]]:
     """Every cell's state after round ``round_`` (0-based) of ``rounds``.
 
     ``previous`` is the state after the round before (empty for the first), ``compared``
     the comparisons with the baseline of the cells that were open in this round
     ({verdict, verdict_reason, n_pairs, ...}). A cell stays open while its verdict is
-    undecided and rounds are left; the baseline stays open while any cell does (the
-    comparisons pair seeds)."""
+    undecided, rounds are left and its conditional power is at least ``futility``; the
+    baseline stays open while any cell does (the comparisons pair seeds)."""
     last = round_ == rounds - 1
     state = {cell: dict(values) for cell, values in previous.items()}
     for cell, result in compared.items():
         verdict = str(result["verdict"])
         seeds = int(result["n_pairs"])  # type: ignore[call-overload]
+        power = result.get("conditional_power")
+        futile = power is not None and not pd.isna(power) and power < futility
         if verdict != UNDECIDED:
             why = f"decided after {seeds} seed(s): {verdict} ({result['verdict_reason']})"
         elif last:
             why = f"still undecided at the maximum seeds ({seeds}): {result['verdict_reason']}"
+        elif futile:
+            why = (f"stopped undecided after {seeds} seed(s): if the difference stays "
+                   f"{result['difference']:+.3g}, the last look would decide it with "
+                   f"probability {power:.2f} (< futility {futility:g})")  # fmt: skip
         else:
             why = f"undecided after {seeds} seed(s): {result['verdict_reason']}"
-        state[cell] = {"state": OPEN if verdict == UNDECIDED and not last else STOPPED,
-                       "round": round_, "verdict": verdict, "why": why}  # fmt: skip
+        keep_open = verdict == UNDECIDED and not last and not futile
+        state[cell] = {"state": OPEN if keep_open else STOPPED, "round": round_,
+                       "verdict": verdict, "why": why}  # fmt: skip
     others_open = any(v["state"] == OPEN for c, v in state.items() if c != baseline)
     state[baseline] = {
         "state": OPEN if others_open else STOPPED,
@@ -154,6 +165,7 @@ def decide_round(
     previous: Mapping[str, Mapping[str, object]],
     round_: int,
     looks: Sequence[int],
+    futility: float,
 ) -> dict[str, object]:
     """The decision file of round ``round_``: each open cell compared with the baseline at
     this look's level; every cell's state; the cells that train the next round."""
@@ -162,10 +174,12 @@ def decide_round(
     deciding = [cell for cell in pd.unique(runs["cell"])
                 if cell != baseline and (not previous or cell in still_open)]  # fmt: skip
     these = runs[runs["cell"].isin([*deciding, baseline])]
+    last_look = (looks[-1], nominal_alphas(looks)[-1])
     compared = compare_with_baseline(these, baseline, outcomes, min_effect,
-                                     alphas=dict.fromkeys(deciding, alpha))  # fmt: skip
+                                     alphas=dict.fromkeys(deciding, alpha),
+                                     last_look=last_look)  # fmt: skip
     rows = compared.set_index("cell").to_dict("index")
-    state = next_state(previous, rows, round_, len(looks), baseline)
+    state = next_state(previous, rows, round_, len(looks), baseline, futility)
     return {"round": round_, "seeds": looks[round_], "alpha": alpha, "cells": state,
             "next": open_cells(state)}  # fmt: skip
 
@@ -179,14 +193,23 @@ def stop_alphas(
 
 
 def sequential_compare(
-    scores: np.ndarray, reference: np.ndarray, looks: Sequence[int], min_effect: float
+    scores: np.ndarray,
+    reference: np.ndarray,
+    looks: Sequence[int],
+    min_effect: float,
+    futility: float,
 ) -> tuple[Comparison, int]:
     """The adaptive procedure on one comparison, given every seed it could train (rows up
-    to ``looks[-1]``): compare after each look at its level and stop at the first verdict
-    (or at the last look). Returns that comparison and the look's index. (The same rule
-    as the workflow's rounds, for simulations and benchmarks.)"""
-    for look, (seeds, alpha) in enumerate(zip(looks, nominal_alphas(looks), strict=True)):
-        result = compare(scores[:seeds], reference[:seeds], min_effect, alpha=alpha)
-        if result.verdict != UNDECIDED or look == len(looks) - 1:
+    to ``looks[-1]``): compare after each look at its level and stop at the first verdict,
+    when the conditional power falls below ``futility``, or at the last look. Returns that
+    comparison and the look's index. (The same rule as the workflow's rounds, for
+    simulations and benchmarks.)"""
+    alphas = nominal_alphas(looks)
+    for look, (seeds, alpha) in enumerate(zip(looks, alphas, strict=True)):
+        result = compare(scores[:seeds], reference[:seeds], min_effect, alpha=alpha,
+                         last_look=(looks[-1], alphas[-1]))  # fmt: skip
+        power = result.conditional_power
+        futile = power is not None and power < futility
+        if result.verdict != UNDECIDED or look == len(looks) - 1 or futile:
             return result, look
     raise ValueError("no looks")

@@ -35,7 +35,7 @@ METRICS = ("test_accuracy", "test_loss", "test_macro_f1", "best_epoch", "train_s
            "images_per_second")  # fmt: skip
 COMPARISON_COLUMNS = ["n_pairs", "difference", "ci_low", "ci_high", "p_value",
                       "prob_improvement", "verdict", "verdict_reason",
-                      "seeds_needed"]  # fmt: skip
+                      "seeds_needed", "conditional_power"]  # fmt: skip
 
 # Spreads below this (relative to the values' size, at least 1) are floating-point rounding,
 # e.g. per-seed differences 0.52 - 0.50 and 0.62 - 0.60: treated as zero so that a constant
@@ -146,6 +146,7 @@ def compare_with_baseline(
     min_effect: float,
     factors: Sequence[str] | None = None,
     alphas: Mapping[str, float] | None = None,
+    last_look: tuple[int, float] | None = None,
 ) -> pd.DataFrame:
     """Each other cell against the baseline on test accuracy, paired by seed and test image
     over the seeds both finished (none when the design leaves the baseline cell out):
@@ -154,7 +155,9 @@ def compare_with_baseline(
 
     ``factors`` defaults to the columns between "cell" and "seed", as the aggregate writes.
     ``alphas`` holds a cell's significance level where it is not 0.05: the threshold of the
-    look at which an adaptive study stopped it (ablate.results.sequential).
+    look at which an adaptive study stopped it (ablate.results.sequential), ``last_look``
+    that study's (seeds, level) at its last look, for each undecided comparison's
+    conditional power.
     """
     factors = _factor_columns(runs) if factors is None else list(factors)
     levels = cell_levels(runs, factors)
@@ -167,12 +170,13 @@ def compare_with_baseline(
         if seeds:
             alpha = (alphas or {}).get(cell, ALPHA)
             result = compare(outcomes.correct(cell, seeds), outcomes.correct(baseline, seeds),
-                             min_effect, alpha=alpha)  # fmt: skip
+                             min_effect, alpha=alpha, last_look=last_look)  # fmt: skip
             row.update(difference=result.difference, ci_low=result.ci_low,
                        ci_high=result.ci_high, p_value=result.p_value,
                        prob_improvement=result.probability_of_improvement,
                        verdict=result.verdict, verdict_reason=result.reason,
-                       seeds_needed=result.seeds_needed)  # fmt: skip
+                       seeds_needed=result.seeds_needed,
+                       conditional_power=result.conditional_power)  # fmt: skip
         else:
             row.update(verdict=UNDECIDED, verdict_reason="no seed finished in both cells")
         rows.append(row)

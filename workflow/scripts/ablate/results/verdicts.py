@@ -146,6 +146,9 @@ class Comparison:
     verdict: str
     reason: str
     seeds_needed: int | None  # for an undecided comparison: seeds for 80 % power
+    # For an undecided look of an adaptive study: the chance that its last look decides it
+    # if the difference stays what it is (``conditional_power``).
+    conditional_power: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -210,13 +213,16 @@ def compare(
     min_effect: float,
     bounds: tuple[float, float] = (-1.0, 1.0),
     alpha: float = ALPHA,
+    last_look: tuple[int, float] | None = None,
 ) -> Comparison:
     """Verdict on ``scores`` against ``reference``: both seeds x images per-image outcomes
     with rows paired by seed and columns by image (for a factor level, the mean over the
     cells at that level). The interval is cut to ``bounds``, the values the difference can
     take at all (a difference of two accuracies lies in [-1, 1]). ``alpha`` is the
     significance level of this look (smaller at the early looks of an adaptive study,
-    ablate.results.sequential; the interval is then the wider repeated interval)."""
+    ablate.results.sequential; the interval is then the wider repeated interval), and
+    ``last_look`` its (seeds, level) at the last look, for the conditional power of an
+    undecided comparison."""
     scores = np.asarray(scores, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     seeds = scores.shape[0]
@@ -234,7 +240,31 @@ def compare(
     verdict, reason = decide(seeds, difference, low, high, p_value, improvement, min_effect,
                              alpha)  # fmt: skip
     needed = seeds_needed(variance, min_effect) if verdict == UNDECIDED and seeds > 1 else None
-    return Comparison(seeds, difference, low, high, p_value, improvement, verdict, reason, needed)
+    power = None
+    if last_look is not None and verdict == UNDECIDED:
+        power = conditional_power(variance, difference, seeds, *last_look)
+    return Comparison(seeds, difference, low, high, p_value, improvement, verdict, reason, needed,
+                      power)  # fmt: skip
+
+
+def conditional_power(
+    variance: _Variance, difference: float, seeds: int, last_seeds: int, last_alpha: float
+) -> float | None:
+    """The chance that the comparison, grown to ``last_seeds`` seeds, is significant at
+    ``last_alpha`` if the true difference is the one seen now: stochastic curtailment under
+    the current trend (Lan, Simon & Halperin 1982; Jennison & Turnbull 2000, ch. 10). The
+    seeds to come add their seed noise; the test images, and so their part of the
+    uncertainty, stay the same. None where it cannot be told (one seed, no seeds to come)."""
+    if seeds < 2 or last_seeds <= seeds or not math.isfinite(variance.per_seed):
+        return None
+    last_se = math.sqrt(variance.per_seed / last_seeds + variance.floor)
+    threshold = float(stats.norm.isf(last_alpha / 2)) * last_se
+    spread = math.sqrt((last_seeds - seeds) * variance.per_seed) / last_seeds
+    size = abs(difference)
+    if spread == 0:
+        return float(size > threshold)
+    return float(stats.norm.sf((threshold - size) / spread)
+                 + stats.norm.cdf((-threshold - size) / spread))  # fmt: skip
 
 
 def decide(
