@@ -65,6 +65,18 @@ def test_failed_runs_missing_cells_and_fewer_seeds_are_named():
     assert not (found["cell"] == "a").any()
 
 
+def test_a_cell_an_adaptive_study_stopped_early_is_not_short_of_seeds():
+    # The baseline and an open cell trained 4 seeds, a decided cell 2: all it was given.
+    runs = [run(cell, seed) for cell in ("base", "open") for seed in (1, 2, 3, 4)]
+    runs += [run("decided", 1), run("decided", 2)]
+    assert warnings_of(runs).empty
+    runs[2] = run("base", 3, status="failed", reason="out of memory")
+    found = warnings_of(runs)
+    short = found[found["check"] == "fewer_seeds"]
+    assert short["cell"].tolist() == ["base"]
+    assert short["message"].iloc[0].startswith("3 of 4 seeds finished")
+
+
 def test_best_epoch_last_is_flagged_unless_a_single_epoch_was_run():
     runs = [run("a", 1, best_epoch=5.0), run("b", 1, best_epoch=1.0, epochs_run=1.0)]
     found = warnings_of(runs)

@@ -60,14 +60,17 @@ def missing_cells(runs: pd.DataFrame) -> list[str]:
 
 
 def missing_seeds(runs: pd.DataFrame) -> Iterator[Row]:
-    """Cells compared on fewer successful seeds than the others."""
+    """Cells compared on fewer successful seeds than they were to train (every row of a
+    cell in ``runs`` is a seed it was given: all of the study's seeds, or in an adaptive
+    study the rounds it trained, so a cell that stopped early is not short of seeds)."""
     finished = finished_seeds(runs)
-    most = finished.max() if len(finished) else 0
+    given = runs.groupby("cell", sort=False).size()
     for cell, count in finished.items():
-        if 0 < count < most:
+        if 0 < count < given[cell]:
             yield (
                 cell, None, "fewer_seeds",
-                f"{count} of {most} seeds finished: its mean and interval rest on fewer runs",
+                f"{count} of {given[cell]} seeds finished: its mean and interval rest on "
+                "fewer runs",
             )  # fmt: skip
 
 
