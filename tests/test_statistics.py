@@ -504,6 +504,10 @@ def test_verdict_lines_say_each_cells_verdict_interval_and_advice():
     ]
     summary.loc[1, "vs_baseline_advice"] = ""
     assert verdict_lines(summary)[0].endswith("P(improvement) 0.25")
+    summary["stopped_because"] = ["", "stopped undecided after 2 seed(s): ...", "why b"]
+    assert verdict_lines(summary)[0].endswith(
+        "P(improvement) 0.25 [stopped undecided after 2 seed(s): ...]"
+    )
 
 
 def test_test_set_intervals_are_the_bootstraps_of_each_cells_own_runs():

@@ -211,7 +211,8 @@ def seed_advice(summary: pd.DataFrame, min_effect: float, test_images: int) -> p
 
 
 def verdict_lines(summary: pd.DataFrame) -> list[str]:
-    """'cell: verdict, difference [interval], P(improvement); advice' per compared cell."""
+    """'cell: verdict, difference [interval], P(improvement); advice' per compared cell,
+    and in an adaptive study why it got no more seeds."""
     lines = []
     for row in summary[~summary["baseline"].astype(bool)].itertuples():
         if pd.isna(row.vs_baseline_difference):
@@ -224,5 +225,7 @@ def verdict_lines(summary: pd.DataFrame) -> list[str]:
             f"{row.vs_baseline_ci_high:+.3f}], P(improvement) "
             f"{row.vs_baseline_prob_improvement:.2f}"
         )
-        lines.append(text + (f"; {row.vs_baseline_advice}" if row.vs_baseline_advice else ""))
+        text += f"; {row.vs_baseline_advice}" if row.vs_baseline_advice else ""
+        # An adaptive study: why the cell got no more seeds.
+        lines.append(text + (f" [{row.stopped_because}]" if "stopped_because" in summary else ""))
     return lines
