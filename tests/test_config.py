@@ -188,10 +188,10 @@ def test_a_checksum_of_only_digits_gets_the_hint_to_quote_it():
 
 
 def test_settings_types_and_schema_name_the_same_keys():
-    from ablate.config import _schema
+    from ablate.schema import document
     from ablate.settings import CellSettings, Checks, DatasetSettings, Resources
 
-    schema = _schema()
+    schema = document()
     fields = {
         CellSettings: schema["$defs"]["settings"]["properties"],
         DatasetSettings: schema["properties"]["dataset"]["properties"],

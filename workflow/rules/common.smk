@@ -144,10 +144,15 @@ def aggregate_finished_runs():
     )
 
 
+# Each cell's settings as the plain mapping its jobs get as params (the rerun trigger):
+# made once per cell, not once per job and again for the description.
+CELL_SETTINGS = {name: cell.settings.as_dict() for name, cell in STUDY.cells.items()}
+
+
 def cell_table():
     """{cell: {levels, settings}} of the study, in design order."""
     return {
-        cell.name: {"levels": cell.levels, "settings": cell.settings.as_dict()}
+        cell.name: {"levels": cell.levels, "settings": CELL_SETTINGS[cell.name]}
         for cell in STUDY.cells.values()
     }
 
@@ -166,8 +171,9 @@ def final_targets():
     )
 
 
-def dataset_images(wildcards):
-    return STUDY.dataset.images()
+# What decoding and the models need of the data set: the same for every job, so a value
+# rather than a function of each job's wildcards.
+DATASET_IMAGES = STUDY.dataset.images()
 
 
 def source_fingerprint(wildcards):
@@ -203,7 +209,7 @@ def study_cell(wildcards):
 
 
 def cell_settings(wildcards):
-    return study_cell(wildcards).settings.as_dict()
+    return CELL_SETTINGS[study_cell(wildcards).name]
 
 
 def cell_description(wildcards):
@@ -214,9 +220,15 @@ def train_runtime(wildcards, attempt):
     return runtime_minutes(STUDY.resources, attempt)
 
 
-def cell_gpus(wildcards):
-    return study_cell(wildcards).settings.gpus
+def per_cell(setting):
+    """A cell setting as a value of params or resources: the value itself when every cell
+    has the same (Snakemake then calls nothing per job; train's other params still check
+    the cell's name), else a function of the job's cell."""
+    values = [getattr(cell.settings, setting) for cell in STUDY.cells.values()]
+    if all(value == values[0] for value in values):
+        return values[0]
 
+    def of_cell(wildcards):
+        return getattr(study_cell(wildcards).settings, setting)
 
-def cell_batch_size(wildcards):
-    return study_cell(wildcards).settings.batch_size
+    return of_cell

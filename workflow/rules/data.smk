@@ -53,6 +53,6 @@ rule decode:
         "../../envs/ablate.yaml"
     threads: 2
     params:
-        dataset=dataset_images,
+        dataset=DATASET_IMAGES,
     script:
         "../scripts/decode.py"

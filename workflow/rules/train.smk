@@ -16,12 +16,12 @@ rule train:
         "../../envs/ablate.yaml"
     threads: STUDY.resources.cpus
     resources:
-        gpu=cell_gpus,
+        gpu=per_cell("gpus"),
         mem_mb=STUDY.resources.mem_mb,
         runtime=train_runtime,
     params:
         settings=cell_settings,
-        dataset=dataset_images,
+        dataset=DATASET_IMAGES,
         description=cell_description,
         state=paths.STATE,
     script:
@@ -47,7 +47,7 @@ rule evaluate:
         "../../envs/ablate.yaml"
     threads: 1
     params:
-        dataset=dataset_images,
-        batch_size=cell_batch_size,
+        dataset=DATASET_IMAGES,
+        batch_size=per_cell("batch_size"),
     script:
         "../scripts/evaluate.py"

@@ -15,12 +15,8 @@ import itertools
 import math
 import re
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
-
-import jsonschema
-import yaml
 
 from ablate.data.labels import check_class_folders
 from ablate.data.sources import check_source
@@ -30,94 +26,33 @@ from ablate.design import (
     cell_name,
     check_design_keys,
     check_level_names,
-    deep_merge,
     expand_design,
+    merge_shared,
     seed_rounds,
 )
+from ablate.schema import filler, schema_part, schema_problem, with_defaults
 from ablate.settings import Cell, CellSettings, Checks, DatasetSettings, Resources, Study
 from ablate.train.augmentation import AUGMENTATIONS, MIXINGS
 from ablate.train.models import MODELS, fits_input
 from ablate.train.optimizers import OPTIMIZERS
 
-__all__ = ["ConfigError", "check_settings", "dataset_settings", "resolve_study"]
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-
-
-@cache
-def _schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+# with_defaults, schema_problem and _schema (ablate.schema) are read from here too.
+__all__ = ["ConfigError", "check_settings", "dataset_settings", "resolve_study", "schema_problem",
+           "with_defaults"]  # fmt: skip
 
 
-def _part(pointer: str | None) -> dict[str, Any]:
-    """The whole schema, or the part at a JSON pointer such as '$defs/settings'."""
-    schema = _schema()
-    if pointer is None:
-        return schema
-    part = schema
-    for name in pointer.split("/"):
-        part = part[name]
-    return {"$defs": schema["$defs"], **part}
-
-
-@cache
-def _validator(pointer: str | None = None) -> jsonschema.protocols.Validator:
-    schema = _part(pointer)
-    return jsonschema.validators.validator_for(schema)(schema)
-
-
-@cache
-def _filler(pointer: str | None = None) -> jsonschema.protocols.Validator:
-    """A validator that also writes each missing key's default (inside any object that is
-    given, nullable ones included) while it validates."""
-    base = type(_validator(pointer))
-
-    def fill_then_check(validator: Any, properties: Any, instance: Any, schema: Any) -> Any:
-        if isinstance(instance, dict):
-            for key, subschema in properties.items():
-                if "default" in subschema:
-                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
-        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(base, {"properties": fill_then_check})(_part(pointer))
-
-
-def schema_problem(instance: Any, pointer: str | None = None, prefix: str = "") -> str | None:
-    """The most relevant schema violation in one line, naming the key; None if valid."""
-    error = jsonschema.exceptions.best_match(_validator(pointer).iter_errors(instance))
-    if error is None:
-        return None
-    key = ".".join([prefix, *map(str, error.absolute_path)]).strip(".") or "(top level)"
-    hint = ""
-    if error.validator == "additionalProperties" and "properties" in error.schema:
-        hint = f" Allowed keys here: {', '.join(error.schema['properties'])}."
-    if isinstance(error.instance, bool):
-        hint += " YAML reads unquoted on/off/yes/no as true/false: quote such names."
-    if error.validator == "type" and str(error.instance).lower() in ("true", "false"):
-        hint += " On the command line write --config key=True (or False)."
-    if key.endswith("sha256") and isinstance(error.instance, int | float):
-        hint += " YAML reads a checksum of only digits as a number: quote it."
-    return f"key '{key}': {error.message}.{hint}"
-
-
-def with_defaults(instance: Mapping[str, Any], pointer: str | None = None) -> dict[str, Any]:
-    """A copy of ``instance`` with every default of the schema (part) filled in; raises
-    ConfigError naming the key if it is not valid."""
-    filled = copy.deepcopy(dict(instance))
-    # One pass fills and validates (large grids check thousands of cells); the one-line
-    # message is worked out only when something is wrong.
-    if next(_filler(pointer).iter_errors(filled), None) is not None:
-        prefix = pointer.rpartition("/")[2] if pointer and pointer.startswith("prop") else ""
-        raise ConfigError(f"config {schema_problem(instance, pointer, prefix)}")
-    return filled
-
-
-def check_settings(settings: Mapping[str, Any], key: str) -> CellSettings:
+def check_settings(
+    settings: Mapping[str, Any], key: str, checked: dict[Any, Any] | None = None
+) -> CellSettings:
     """Fill in the schema's defaults, then check against the schema and the registries.
 
     ``key`` is where the settings come from, for messages: 'base', 'factors.F.L' (a level's
-    patch over the base) or "cell 'NAME'" (a combination of levels).
+    patch over the base) or "cell 'NAME'" (a combination of levels). ``checked``, shared by
+    the calls for one study, remembers each settings key's values that passed (see
+    ``_check_by_key``): a grid's cells differ in a few keys, so most are checked already.
     """
+    if checked is not None and (fast := _check_by_key(settings, checked)) is not None:
+        return fast
     try:
         filled = with_defaults(settings, "$defs/settings")
     except ConfigError as error:
@@ -139,6 +74,79 @@ def check_settings(settings: Mapping[str, Any], key: str) -> CellSettings:
             f"'{schedule}': a plateau cannot lower a rate that a schedule sets."
         )
     return CellSettings.from_mapping(filled)
+
+
+# The settings schema's top level, which _check_by_key checks itself: an object of known
+# keys, some required; every key's value is checked by its own part of the schema alone.
+_SETTINGS_TOP = {"$defs", "type", "additionalProperties", "required", "properties", "description"}
+_FAILED = object()
+_REGISTRIES = {"model": MODELS, "optimizer": OPTIMIZERS, "mixing": MIXINGS}
+
+
+def _check_by_key(settings: Mapping[str, Any], checked: dict[Any, Any]) -> CellSettings | None:
+    """``check_settings`` one key at a time, each distinct value of a key filled in and
+    checked once per ``checked`` (values that passed are shared between cells, read-only).
+
+    None when anything fails or cannot be remembered: ``check_settings`` then checks the
+    whole as before, which gives the message. Only what holds across keys (a plateau
+    reduction needs schedule 'constant') is checked per call.
+    """
+    schema = schema_part("$defs/settings")
+    properties = schema["properties"]
+    if (
+        not set(schema) <= _SETTINGS_TOP
+        or schema.get("additionalProperties") is not False
+        or type(settings) is not dict
+        or not set(settings) <= set(properties)
+        or not set(schema.get("required", ())) <= set(settings)
+    ):
+        return None
+    filled = {}
+    for name, part in properties.items():
+        if name not in settings and "default" not in part:
+            return None
+        value = settings.get(name, part.get("default"))
+        try:
+            memo = (name, _frozen(value))
+            if memo not in checked:
+                checked[memo] = _check_value(name, value)
+        except TypeError:  # an unhashable value
+            return None
+        if checked[memo] is _FAILED:
+            return None
+        filled[name] = checked[memo]
+    if filled["reduce_lr_on_plateau"] is not None and filled["schedule"]["name"] != "constant":
+        return None
+    return CellSettings.from_mapping(filled)
+
+
+def _check_value(name: str, value: Any) -> Any:
+    """A copy of settings key ``name``'s ``value`` with the schema's defaults filled in, or
+    _FAILED if the schema or a registry refuses it."""
+    value = copy.deepcopy(value)
+    if next(filler(f"$defs/settings/properties/{name}").iter_errors(value), None) is not None:
+        return _FAILED
+    try:
+        if name == "augmentation":
+            for spec in value:
+                AUGMENTATIONS.check(spec, name)
+        elif name in _REGISTRIES and value is not None:
+            _REGISTRIES[name].check(value, name)
+    except ValueError:
+        return _FAILED
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a config value that tells apart whatever the schema tells
+    apart: types (1, 1.0 and True; lists and tuples) as well as values."""
+    if isinstance(value, Mapping):
+        items = tuple(((type(k), k), _frozen(v)) for k, v in value.items())
+        return type(value), items
+    if isinstance(value, list | tuple):
+        return type(value), tuple(_frozen(item) for item in value)
+    hash(value)  # TypeError for anything else that cannot be remembered
+    return type(value), value
 
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
@@ -274,18 +282,20 @@ def resolve_study(config: Mapping[str, Any], workdir: str | Path = ".") -> Study
     )
     base = config["base"]
     size = dataset.image_size
-    check_input_size(check_settings(base, "base"), size, "base")
+    checked: dict[Any, Any] = {}  # each settings key's values that passed, for every cell
+    check_input_size(check_settings(base, "base", checked), size, "base")
     for factor, levels in factors.items():
         for level, patch in levels.items():
             key = f"factors.{factor}.{level}"
-            check_input_size(check_settings(deep_merge(base, patch), key), size, key)
+            settings = check_settings(merge_shared(base, patch), key, checked)
+            check_input_size(settings, size, key)
     cells = {}
     for levels in designed:
         settings = base
         for factor, level in levels.items():
-            settings = deep_merge(settings, factors[factor][level])
+            settings = merge_shared(settings, factors[factor][level])
         name = cell_name(levels)
-        cells[name] = Cell(name, levels, check_settings(settings, f"cell {name}"))
+        cells[name] = Cell(name, levels, check_settings(settings, f"cell {name}", checked))
         check_input_size(cells[name].settings, size, f"cell {name}")
     rounds = seed_rounds(config["seeds"], cell_name(baseline), list(cells))
     return Study(

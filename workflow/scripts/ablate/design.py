@@ -27,16 +27,31 @@ def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict
     """
     merged = copy.deepcopy(dict(base))
     for key, value in (patch or {}).items():
-        old = merged.get(key)
-        if (
-            isinstance(value, Mapping)
-            and isinstance(old, Mapping)
-            and value.get("name", old.get("name")) == old.get("name")
-        ):
+        if _merges(merged.get(key), value):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def merge_shared(base: Mapping[str, Any], patch: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``deep_merge`` without the copies: the result shares every value it does not change
+    with ``base`` and ``patch``, so it is for reading only (``resolve_study`` merges each
+    cell's levels this way and copies only what its checks fill in)."""
+    merged = dict(base)
+    for key, value in (patch or {}).items():
+        old = merged.get(key)
+        merged[key] = merge_shared(old, value) if _merges(old, value) else value
+    return merged
+
+
+def _merges(old: Any, value: Any) -> bool:
+    """Whether a patch's ``value`` merges into ``old`` key by key (rather than replacing it)."""
+    return (
+        isinstance(value, Mapping)
+        and isinstance(old, Mapping)
+        and value.get("name", old.get("name")) == old.get("name")
+    )
 
 
 def cell_name(levels: Mapping[str, str]) -> str:
