@@ -36,7 +36,7 @@ from ablate.train.augmentation import AUGMENTATIONS, MIXINGS
 from ablate.train.models import MODELS, fits_input
 from ablate.train.optimizers import OPTIMIZERS
 
-# with_defaults, schema_problem and _schema (ablate.schema) are read from here too.
+# with_defaults and schema_problem (ablate.schema) are read from here too (tests, benches).
 __all__ = ["ConfigError", "check_settings", "dataset_settings", "resolve_study", "schema_problem",
            "with_defaults"]  # fmt: skip
 
