@@ -96,7 +96,8 @@ def study_runs(last=None):
 
 
 def run_paths(pattern, last=None):
-    """Input function: ``pattern`` filled in for every summarised run."""
+    """Input function: ``pattern`` filled in for every summarised run, or with ``last`` (a
+    function of the wildcards giving a round) for the runs of rounds 0..that round."""
 
     def files(wildcards):
         runs = study_runs(last(wildcards) if last else None)
