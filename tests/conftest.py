@@ -40,11 +40,11 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
 
 
 def adaptive_config(**overrides: Any) -> dict[str, Any]:
-    """A tiny adaptive study (seeds 2, then 2 more while undecided): the baseline, a level
+    """A tiny adaptive study (seeds 2, then 1 more while undecided): the baseline, a level
     that cannot learn (clearly worse) and one that only nudges training randomness."""
     config = tiny_config(study="adaptive", design="one-at-a-time",
                          baseline={"variant": "baseline"},
-                         seeds={"min": 2, "max": 4, "step": 2})  # fmt: skip
+                         seeds={"min": 2, "max": 3, "step": 1})  # fmt: skip
     config["dataset"].update(max_per_class=60)
     config["base"]["epochs"] = 8
     config["base"]["model"].update(filters=[8, 16], dense_units=32)
