@@ -33,7 +33,8 @@ from benchmarks_doc import write_section  # noqa: E402
 from calibration import load_bank, simulated  # noqa: E402
 
 from ablate.config import with_defaults  # noqa: E402
-from ablate.results.sequential import looks_of, nominal_alphas, sequential_compare  # noqa: E402
+from ablate.design import looks_of  # noqa: E402
+from ablate.results.sequential import nominal_alphas, sequential_compare  # noqa: E402
 from ablate.results.verdicts import ALPHA, BETTER, UNDECIDED, WORSE, compare  # noqa: E402
 
 # The config's defaults (min_effect 0.005, futility 0.1), from the schema.

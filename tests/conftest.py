@@ -93,6 +93,14 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
+def run_study(workdir: Path, config: dict[str, Any]) -> Path:
+    """Write ``config`` into ``workdir`` and run its study to the end (2 cores, one GPU
+    slot), failing the test with the failed jobs' logs if it does not finish."""
+    write_config(workdir, config)
+    snakemake(workdir, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
+    return workdir
+
+
 def planned_jobs(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards, threads and resources) of every job in a dry run's output."""
     return parse_dry_run(result.stdout + result.stderr)

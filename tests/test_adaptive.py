@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import REPO, adaptive_config, snakemake, write_config
+from conftest import REPO, adaptive_config, run_study, snakemake, write_config
 
 from ablate.results.sequential import nominal_alphas
 
@@ -18,10 +18,7 @@ BASELINE, FROZEN, NUDGED = "variant-baseline", "variant-frozen", "variant-nudged
 @pytest.fixture(scope="module")
 def adaptive_run(tmp_path_factory):
     """The tiny adaptive study, run to its end: 3 cells, seeds {min 2, max 3, step 1}."""
-    workdir = tmp_path_factory.mktemp("adaptive")
-    write_config(workdir, adaptive_config())
-    snakemake(workdir, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
-    return workdir
+    return run_study(tmp_path_factory.mktemp("adaptive"), adaptive_config())
 
 
 def study_dir(workdir):

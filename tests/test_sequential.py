@@ -10,12 +10,12 @@ import pytest
 from synthetic import outcomes_of
 
 from ablate.config import with_defaults
+from ablate.design import looks_of
 from ablate.results.sequential import (
     OPEN,
     STOPPED,
     boundaries,
     decide_round,
-    looks_of,
     next_state,
     nominal_alphas,
     open_cells,

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, planned_jobs, snakemake, snakemake_command, write_config
+from conftest import REPO, planned_jobs, run_study, snakemake, snakemake_command, write_config
 from standins import (
     class_folders,
     food101_tar,
@@ -109,8 +109,7 @@ def smoke(config: dict[str, Any], dataset: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_smoke(workdir: Path, config: dict[str, Any]) -> pd.DataFrame:
-    write_config(workdir, config)
-    snakemake(workdir, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
+    run_study(workdir, config)
     runs = pd.read_csv(workdir / "results" / config["study"] / "runs.csv")
     assert len(runs) == len(SMOKE_CELLS[config["study"]]) == runs["cell"].nunique()
     assert runs["test_accuracy"].between(0, 1).all() and (runs["epochs_run"] == 1).all()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import planned_jobs, snakemake, tiny_config, write_config
+from conftest import planned_jobs, run_study, snakemake, tiny_config, write_config
 from PIL import Image
 
 TINY_CELLS = [
@@ -27,10 +27,7 @@ TABLES = ["summary", "warnings", "effects", "runs"]
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A finished run of the tiny study (one-at-a-time design: 3 cells x 2 seeds)."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    write_config(workdir, tiny_config())
-    snakemake(workdir, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
-    return workdir
+    return run_study(tmp_path_factory.mktemp("tiny"), tiny_config())
 
 
 def run_dir(workdir, cell, seed):

@@ -1,4 +1,3 @@
-import itertools
 import json
 import re
 import sys
@@ -18,6 +17,7 @@ from ablate import paths
 from ablate.partial import runs_without_result, summarise_finished
 from ablate.data.sources import source_fingerprint as fingerprint_of
 from ablate.config import ConfigError, resolve_study, runtime_minutes, with_defaults
+from ablate.design import looks_of
 from ablate.settings import describe_cell
 
 # One line naming the key and the file, before any job; then Snakemake's own validation
@@ -48,6 +48,11 @@ wildcard_constraints:
 # `partial: true` only those that have finished, so nothing is trained and the others are
 # listed as not run. An adaptive study's later rounds are chosen by the decision after each
 # round (the checkpoint `decide`): study_runs() reads them as they appear.
+def next_cells(decision):
+    """The cells a decision file sends to the next round."""
+    return json.loads(Path(decision).read_text())["next"]
+
+
 def rounds_on_disk():
     """The cells chosen for each later round by the decisions already written."""
     chosen = []
@@ -55,7 +60,7 @@ def rounds_on_disk():
         decision = Path(paths.fill(paths.ROUND, study=STUDY.name, round=number))
         if not decision.exists():
             break
-        chosen.append(json.loads(decision.read_text())["next"])
+        chosen.append(next_cells(decision))
     return chosen
 
 
@@ -71,19 +76,25 @@ RUNS = runs_of_rounds(rounds_on_disk() if STUDY.adaptive else [])
 NOT_RUN = runs_without_result(STUDY.name, RUNS) if STUDY.partial else []
 RUNS = [run for run in RUNS if run not in NOT_RUN]
 ADAPTIVE = STUDY.adaptive and not STUDY.partial
-LOOKS = list(itertools.accumulate(len(seeds) for seeds in STUDY.rounds))
+LOOKS = looks_of(STUDY.rounds)
+
+
+def decided(last=None):
+    """(file, cells of the next round) of an adaptive study's decisions up to ``last`` (all
+    rounds that ran when None: until one leaves no cell open). Each is a checkpoint: until
+    it exists, Snakemake plans up to it and re-plans after it."""
+    found = []
+    for number in range(len(STUDY.rounds) if last is None else last):
+        decision = checkpoints.decide.get(study=STUDY.name, round=number).output[0]
+        found.append((decision, next_cells(decision)))
+        if not found[-1][1]:
+            break
+    return found
 
 
 def decisions(last=None):
-    """The decision files of an adaptive study's rounds up to ``last`` (all rounds that
-    ran when None: until one leaves no cell open). Each is a checkpoint: until it exists,
-    Snakemake plans up to it and re-plans after it."""
-    files = []
-    for number in range(len(STUDY.rounds) if last is None else last):
-        files.append(checkpoints.decide.get(study=STUDY.name, round=number).output[0])
-        if not json.loads(Path(files[-1]).read_text())["next"]:
-            break
-    return files
+    """The decision files of ``decided``."""
+    return [decision for decision, _ in decided(last)]
 
 
 def study_runs(last=None):
@@ -91,8 +102,7 @@ def study_runs(last=None):
     rounds 0..``last`` (all when None) as its decisions chose them."""
     if not ADAPTIVE:
         return RUNS
-    chosen = [json.loads(Path(f).read_text())["next"] for f in decisions(last)]
-    return runs_of_rounds(chosen)
+    return runs_of_rounds([cells for _, cells in decided(last)])
 
 
 def run_paths(pattern, last=None):

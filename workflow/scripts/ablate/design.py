@@ -199,6 +199,11 @@ def _two_level_cells(
     ]
 
 
+def looks_of(rounds: list[list[int]]) -> list[int]:
+    """Seeds per cell after each round (the looks of an adaptive study)."""
+    return list(itertools.accumulate(len(seeds) for seeds in rounds))
+
+
 def seed_rounds(
     seeds: list[int] | Mapping[str, int], baseline: str, cells: list[str]
 ) -> list[list[int]]:

@@ -101,11 +101,6 @@ def nominal_alphas(looks: Sequence[int], alpha: float = ALPHA) -> list[float]:
     return [float(2 * stats.norm.sf(c)) for c in boundaries(tuple(looks), alpha)]
 
 
-def looks_of(rounds: Sequence[Sequence[int]]) -> list[int]:
-    """Seeds per cell after each round."""
-    return [int(n) for n in np.cumsum([len(seeds) for seeds in rounds])]
-
-
 def next_state(
     previous: Mapping[str, Mapping[str, object]],
     compared: Mapping[str, Mapping[str, object]],
@@ -127,7 +122,7 @@ def next_state(
         verdict = str(result["verdict"])
         seeds = int(result["n_pairs"])  # type: ignore[call-overload]
         power = result.get("conditional_power")
-        futile = power is not None and not pd.isna(power) and power < futility
+        futile = _futile(power, futility)
         if verdict != UNDECIDED:
             why = f"decided after {seeds} seed(s): {verdict} ({result['verdict_reason']})"
         elif last:
@@ -152,6 +147,11 @@ def next_state(
     return state
 
 
+def _futile(power: object, futility: float) -> bool:
+    """Whether a conditional power (None or NaN where there is none) is below the bar."""
+    return power is not None and not pd.isna(power) and float(power) < futility  # type: ignore[arg-type]
+
+
 def open_cells(state: Mapping[str, Mapping[str, object]]) -> list[str]:
     """The cells that train another round, in the state's order."""
     return [cell for cell, values in state.items() if values["state"] == OPEN]
@@ -169,12 +169,13 @@ def decide_round(
 ) -> dict[str, object]:
     """The decision file of round ``round_``: each open cell compared with the baseline at
     this look's level; every cell's state; the cells that train the next round."""
-    alpha = nominal_alphas(looks)[round_]
+    alphas = nominal_alphas(looks)
+    alpha = alphas[round_]
     still_open = [cell for cell, values in previous.items() if values["state"] == OPEN]
     deciding = [cell for cell in pd.unique(runs["cell"])
                 if cell != baseline and (not previous or cell in still_open)]  # fmt: skip
     these = runs[runs["cell"].isin([*deciding, baseline])]
-    last_look = (looks[-1], nominal_alphas(looks)[-1])
+    last_look = (looks[-1], alphas[-1])
     compared = compare_with_baseline(these, baseline, outcomes, min_effect,
                                      alphas=dict.fromkeys(deciding, alpha),
                                      last_look=last_look)  # fmt: skip
@@ -208,8 +209,7 @@ def sequential_compare(
     for look, (seeds, alpha) in enumerate(zip(looks, alphas, strict=True)):
         result = compare(scores[:seeds], reference[:seeds], min_effect, alpha=alpha,
                          last_look=(looks[-1], alphas[-1]))  # fmt: skip
-        power = result.conditional_power
-        futile = power is not None and power < futility
+        futile = _futile(result.conditional_power, futility)
         if result.verdict != UNDECIDED or look == len(looks) - 1 or futile:
             return result, look
     raise ValueError("no looks")
