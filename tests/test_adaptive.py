@@ -8,7 +8,15 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import REPO, adaptive_config, run_study, snakemake, write_config
+import yaml
+from conftest import (
+    REPO,
+    adaptive_config,
+    planned_jobs,
+    run_study,
+    snakemake,
+    write_config,
+)
 
 from ablate.results.sequential import nominal_alphas
 
@@ -65,6 +73,24 @@ def test_a_finished_adaptive_study_is_up_to_date_and_the_plan_says_why(adaptive_
     assert "adaptive seeds: 6 to 9 train jobs in all, 2 rounds" in plan
     assert "after round 2: 0 cell(s) open" in plan
     assert f"{FROZEN}: stopped (decided after 2 seed(s): worse" in plan
+
+
+def test_a_reordered_config_reruns_nothing_and_a_decision_only_its_own_checks(
+    adaptive_run, tmp_path
+):
+    config = yaml.safe_load((adaptive_run / "config.yaml").read_text())
+
+    def planned(**checks: float) -> set[str]:
+        # sort_keys: every mapping in another order than the one the study ran with
+        changed = tmp_path / "changed.yaml"
+        checked = {**config, "checks": {**config["checks"], **checks}}
+        changed.write_text(yaml.safe_dump(checked, sort_keys=True))
+        dry = snakemake(adaptive_run, "--dry-run", "--configfile", str(changed))
+        return {rule for rule, _ in planned_jobs(dry)}
+
+    assert planned() == set()
+    assert planned(divergence_gap=0.3) & {"split", "train", "evaluate", "decide"} == set()
+    assert "decide" in planned(futility=0.3)
 
 
 def test_a_fresh_adaptive_study_plans_its_first_round_up_to_the_decision(tmp_path):

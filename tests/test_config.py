@@ -114,6 +114,33 @@ def test_resolve_study_patches_the_base_per_cell():
     assert study.seeds == [1, 2]
 
 
+def reversed_keys(value):
+    """``value`` with every mapping's keys in reverse order."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value
+
+
+def test_the_same_settings_in_another_key_order_resolve_to_the_same_params():
+    # Snakemake compares params by repr: a reordered config must not rerun anything.
+    mixing = {"name": "cutmix", "probability": 0.5}
+    config = study_config(checks={"min_effect": 0.01, "futility": 0.1},
+                          base={**BASE, "mixing": mixing})  # fmt: skip
+    reordered = {key: config[key] if key == "factors" else reversed_keys(config[key])
+                 for key in reversed(list(config))}  # fmt: skip
+    assert list(reordered["dataset"]["split"]) != list(config["dataset"]["split"])
+    written, read = resolve_study(config), resolve_study(reordered)
+    for part in ("split", "labels"):
+        assert repr(getattr(read.dataset, part)) == repr(getattr(written.dataset, part))
+    assert repr(read.checks.as_dict()) == repr(written.checks.as_dict())
+    assert list(read.cells) == list(written.cells)  # the design's order is the config's
+    assert [repr(cell.settings.as_dict()) for cell in read.cells.values()] == [
+        repr(cell.settings.as_dict()) for cell in written.cells.values()
+    ]
+
+
 def test_no_factors_gives_one_base_cell():
     study = resolve_study({"study": "s", "dataset": DATASET, "base": BASE})
     assert list(study.cells) == ["base"]

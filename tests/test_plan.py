@@ -7,6 +7,8 @@ import sys
 
 from conftest import snakemake, tiny_config, write_config
 
+from ablate.plan import parse_dry_run
+
 
 def test_plan_names_new_and_changed_cells_and_estimates_the_time(tmp_path):
     config = tiny_config(design="list", cells=[{}, {"regularization": "dropout"}], seeds=[1])
@@ -31,3 +33,22 @@ def test_plan_names_new_and_changed_cells_and_estimates_the_time(tmp_path):
     assert estimate.startswith("estimated training time:") and "with 2 GPU slot(s)" in estimate
     minutes = float(estimate.split(":")[1].split("min")[0])
     assert minutes > 0
+
+
+def test_the_dry_run_parser_reads_checkpoint_jobs_and_keeps_each_reason_with_its_job():
+    output = """
+rule train:
+    wildcards: study=s, cell=c, seed=1
+    resources: gpu=1, mem_mb=8000
+    reason: Missing output files: results/s/cells/c/seed-1/model.keras
+checkpoint decide:
+    wildcards: study=s, round=0
+    reason: Params have changed since last execution
+localrule all:
+    reason: Input files updated by another job
+"""
+    jobs = parse_dry_run(output)
+    assert [rule for rule, _ in jobs] == ["train", "decide", "all"]
+    assert jobs[0][1]["reason"].startswith("Missing output files")
+    assert jobs[0][1]["gpu"] == "1" and jobs[1][1]["round"] == "0"
+    assert jobs[1][1]["reason"] == "Params have changed since last execution"

@@ -16,7 +16,9 @@ checkpoint decide:
     params:
         runs=decided_runs,
         baseline=STUDY.baseline,
-        checks=STUDY.checks.as_dict(),
+        # only the checks a decision uses: changing another rerun no round
+        min_effect=STUDY.checks.min_effect,
+        futility=STUDY.checks.futility,
         looks=LOOKS,
     script:
         "../scripts/decide.py"

@@ -22,10 +22,13 @@ from ablate.settings import describe_cell
 
 # One line naming the key and the file, before any job; then Snakemake's own validation
 # (defaults are filled by ablate.config, from the same schema, also into `config`, which
-# the describe step records as run).
+# the describe step records as run; in the schema's key order, so that the same config
+# written in another order changes no params).
 try:
     STUDY = resolve_study(config)
-    config.update(with_defaults(config))
+    filled = with_defaults(config)
+    config.clear()
+    config.update(filled)
 except ConfigError as error:
     files = ", ".join(map(str, workflow.configfiles))
     raise ConfigError(

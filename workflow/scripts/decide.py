@@ -13,9 +13,9 @@ with log_to(snakemake.log[0]) as log:
     runs = collect_runs(snakemake.wildcards.study, params.runs, inputs.train, inputs.test)
     outcomes = collect_outcomes(runs, params.runs, inputs.predictions)
     previous = json.loads(Path(inputs.previous[0]).read_text()) if inputs.previous else {}
-    decision = decide_round(runs, outcomes, params.baseline, params.checks["min_effect"],
+    decision = decide_round(runs, outcomes, params.baseline, params.min_effect,
                             previous.get("cells", {}), int(snakemake.wildcards.round),
-                            params.looks, params.checks["futility"])  # fmt: skip
+                            params.looks, params.futility)  # fmt: skip
     Path(snakemake.output.decision).write_text(json.dumps(decision, indent=2) + "\n")
     for cell, state in decision["cells"].items():
         log.info("%s: %s, %s", cell, state["state"], state["why"])

@@ -40,6 +40,10 @@ def dry_run(workdir: Path, configfile: Path, extra: Sequence[str] = ()) -> list[
     return parse_dry_run(result.stdout + result.stderr)
 
 
+# How a dry run opens a job: checkpoints (the adaptive study's decide) and local rules too.
+JOB_KINDS = ("rule", "checkpoint", "localrule", "localcheckpoint")
+
+
 def parse_dry_run(output: str) -> list[Job]:
     """(rule, fields) of every job a dry run prints; fields hold its wildcards, resources,
     threads and reason."""
@@ -47,8 +51,9 @@ def parse_dry_run(output: str) -> list[Job]:
     for line in output.splitlines():
         line = line.strip()
         key, _, value = line.partition(":")
-        if line.startswith("rule ") and line.endswith(":"):
-            jobs.append((line[5:-1], {}))
+        kind, _, name = line.removesuffix(":").partition(" ")
+        if line.endswith(":") and kind in JOB_KINDS and name and " " not in name:
+            jobs.append((name, {}))
         elif key in ("threads", "reason") and jobs:
             jobs[-1][1][key] = value.strip()
         elif key in ("wildcards", "resources") and jobs:

@@ -52,9 +52,23 @@ def filler(pointer: str | None = None) -> jsonschema.protocols.Validator:
             for key, subschema in properties.items():
                 if "default" in subschema:
                     instance.setdefault(key, copy.deepcopy(subschema["default"]))
+            _canonical_order(instance, properties)
         yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
 
     return jsonschema.validators.extend(base, {"properties": fill_then_check})(schema_part(pointer))
+
+
+def _canonical_order(instance: dict[str, Any], properties: Mapping[str, Any]) -> None:
+    """Put an object's keys in one order, whatever order the config wrote them in: the
+    schema's, then any others sorted. Snakemake compares params by their repr, so the same
+    settings in another order would otherwise rerun every job that takes them. (Only
+    objects with named properties: the order of factors, levels and cells is the design's.)"""
+    order = [key for key in properties if key in instance]
+    order += sorted((key for key in instance if key not in properties), key=str)
+    if order != list(instance):
+        reordered = {key: instance[key] for key in order}
+        instance.clear()
+        instance.update(reordered)
 
 
 def schema_problem(instance: Any, pointer: str | None = None, prefix: str = "") -> str | None:
