@@ -43,6 +43,9 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
     adaptive = summary_digest(summary, ["a"])
     assert adaptive["rounds"].tolist() == [2, 1]
     assert adaptive["stopped because"].tolist() == ["the reference", "decided"]
+    # the look's repeated interval, and the header says so
+    assert adaptive.loc[1, "vs baseline [95% repeated CI]"] == "0.050 [0.010, 0.090]"
+    assert "vs baseline [95% CI]" not in adaptive
 
 
 def test_html_page_escapes_text_and_marks_flagged_and_baseline_rows(tmp_path):

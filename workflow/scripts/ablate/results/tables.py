@@ -56,7 +56,11 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
                     row["test_accuracy_ci_low"],
                     row["test_accuracy_ci_high"],
                 ),
-                "vs baseline [95% CI]": "" if row["baseline"] else difference,
+                # an adaptive study's interval is the repeated one of the look that stopped
+                # the cell (95 % over all its looks together)
+                f"vs baseline [95% {'repeated ' if 'stopped_because' in row else ''}CI]": (
+                    "" if row["baseline"] else difference
+                ),
                 "verdict": "" if row["baseline"] else row["vs_baseline_verdict"],
                 "P(improvement)": _number(row["vs_baseline_prob_improvement"]),
                 "p": _number(row["vs_baseline_p_value"]),
