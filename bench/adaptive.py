@@ -20,7 +20,7 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,8 +33,13 @@ from benchmarks_doc import write_section  # noqa: E402
 from calibration import load_bank, simulated  # noqa: E402
 
 from ablate.config import with_defaults  # noqa: E402
-from ablate.design import looks_of  # noqa: E402
-from ablate.results.sequential import nominal_alphas, sequential_compare  # noqa: E402
+from ablate.design import looks_of, seed_rounds  # noqa: E402
+from ablate.results.sequential import (  # noqa: E402
+    looks_compared,
+    nominal_alphas,
+    sequential_compare,
+    stops_here,
+)
 from ablate.results.verdicts import ALPHA, BETTER, UNDECIDED, WORSE, compare  # noqa: E402
 
 # The config's defaults (min_effect 0.005, futility 0.1), from the schema.
@@ -45,6 +50,11 @@ LOOKS = tuple(looks_of(ROUNDS))
 MAX_SEEDS = LOOKS[-1]
 DECIDED = (BETTER, WORSE)
 RUNS_TARGET, AGREEMENT_TARGET, FALSE_TARGET = 0.5, 0.95, 0.05
+# The trade-off table: every step and futility bar on the same draws.
+STEPS, FUTILITIES = (2, 1), (0.0, 0.03, 0.05, 0.1, 0.2)
+LOOKS_OF_STEP = {step: tuple(looks_of(seed_rounds({"min": 2, "max": MAX_SEEDS, "step": step},
+                                                  "base", ["base"])))
+                 for step in STEPS}  # fmt: skip
 
 Draw = Callable[[], tuple[np.ndarray, np.ndarray]]  # (cell, baseline), MAX_SEEDS x images
 
@@ -123,6 +133,74 @@ def overall(tallies: Sequence[Tally]) -> tuple[float, float]:
     return runs, agree
 
 
+def stopping_look(seen: list, trail: Iterator, looks: Sequence[int], futility: float) -> int:
+    """The look at which a comparison stops at this futility bar; ``seen`` caches the
+    comparisons ``trail`` gave so far, so several bars share them."""
+    look = 0
+    while True:
+        if look == len(seen):
+            seen.append(next(trail))
+        if stops_here(seen[look], futility, look == len(looks) - 1):
+            return look
+        look += 1
+
+
+def trade_off(kinds: Sequence[tuple[Draw, bool]], repetitions: int) -> dict[tuple, tuple]:
+    """(step, futility) -> (runs ratio, same verdict share, A/A false share) over an equal
+    mix of ``kinds`` (a draw and whether it is A/A), every setting on the same draws."""
+    runs: dict[tuple, list] = {}
+    agree: dict[tuple, list] = {}
+    false: dict[tuple, list] = {}
+    for draw, aa in kinds:
+        for _ in range(repetitions):
+            scores, reference = draw()
+            fixed = compare(scores, reference, MIN_EFFECT).verdict
+            for step, looks in LOOKS_OF_STEP.items():
+                seen: list = []
+                trail = looks_compared(scores, reference, looks, MIN_EFFECT)
+                for futility in FUTILITIES:
+                    look = stopping_look(seen, trail, looks, futility)
+                    key = (step, futility)
+                    runs.setdefault(key, []).append(looks[look] / MAX_SEEDS)
+                    agree.setdefault(key, []).append(seen[look].verdict == fixed)
+                    if aa:
+                        false.setdefault(key, []).append(seen[look].verdict in DECIDED)
+    return {key: (np.mean(runs[key]), np.mean(agree[key]), np.mean(false[key])) for key in runs}
+
+
+def trade_off_lines(real: dict, fake: dict, repetitions: int) -> list[str]:
+    """The trade-off table and which settings meet all three targets."""
+
+    def cells(point: tuple) -> str:
+        return f"{point[0]:.2f} / {point[1]:.1%} / {point[2]:.1%}"
+
+    def meets(point: tuple) -> bool:
+        runs, agree, false = point
+        return runs <= RUNS_TARGET and agree >= AGREEMENT_TARGET and false <= FALSE_TARGET
+
+    met = [f"step {step}, futility {futility:g}" for (step, futility) in real
+           if meets(real[step, futility]) and meets(fake[step, futility])]  # fmt: skip
+    rows = [f"| {step} | {futility:g} | {cells(real[step, futility])} | "
+            f"{cells(fake[step, futility])} |" for (step, futility) in real]  # fmt: skip
+    return [
+        "",
+        f"The trade-off ({repetitions} comparisons of each kind above, every setting on the "
+        "same draws; `seeds: {min: 2, max: 8, step}` and `checks.futility`; runs as a ratio "
+        "of the fixed design's / same verdict as fixed 8 / A/A false verdicts):",
+        "",
+        "| step | futility | real runs | simulated runs |",
+        "|---:|---:|---|---|",
+        *rows,
+        "",
+        "Settings that meet all three targets on both kinds of runs: "
+        + ("; ".join(met) if met else "none")
+        + ". A higher futility bar stops look-alikes sooner and gives up more of the "
+        "verdicts the fixed design reaches late; step 1 looks after every seed, so a "
+        "comparison stops as soon as it can, at the price of more rounds (more waiting "
+        "between them when many GPUs train a round at once; none with one GPU).",
+    ]
+
+
 def study_runs(stops: Sequence[int]) -> tuple[int, int]:
     """Runs of one study whose cells stopped at ``stops``: adaptive, then fixed."""
     seeds = [LOOKS[look] for look in stops]
@@ -167,6 +245,10 @@ def main() -> None:
     studies = [study_runs([real[0].stop[i], real[1].stop[i], real[2].stop[i]])
                for i in range(n)]  # fmt: skip
     study_ratio = np.mean([adaptive for adaptive, _ in studies]) / studies[0][1]
+    real_kinds = [(bank_same, True), (bank_level("b"), False), (bank_level("c"), False)]
+    fake_kinds = [(shifted(0.0), True), *[(shifted(shift), False) for shift in shifts]]
+    trade = n // 2
+    trade_lines = trade_off_lines(trade_off(real_kinds, trade), trade_off(fake_kinds, trade), trade)
     seconds = time.perf_counter() - started
     alphas = nominal_alphas(LOOKS)
     accuracy = {level: runs.mean(axis=1).mean() for level, runs in bank.items()}
@@ -244,6 +326,7 @@ def main() -> None:
         f"{np.mean(np.equal(first.stop, 0)):.0%} and after 4 in "
         f"{np.mean(np.equal(first.stop, 1)):.0%}.",
     ]
+    lines += trade_lines
     write_section("adaptive", lines)
     print("\n".join(lines))
 

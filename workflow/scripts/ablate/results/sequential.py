@@ -28,7 +28,7 @@ procedure's A/A rate is measured on real runs and in simulation (bench/adaptive.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -193,6 +193,23 @@ def stop_alphas(
     return {cell: alphas[int(values["round"])] for cell, values in state.items()}  # type: ignore[call-overload]
 
 
+def looks_compared(
+    scores: np.ndarray, reference: np.ndarray, looks: Sequence[int], min_effect: float
+) -> Iterator[Comparison]:
+    """The comparison at each look in turn, at its level (lazily: a caller that stops
+    early computes no more), given every seed the comparison could train (rows up to
+    ``looks[-1]``)."""
+    alphas = nominal_alphas(looks)
+    for seeds, alpha in zip(looks, alphas, strict=True):
+        yield compare(scores[:seeds], reference[:seeds], min_effect, alpha=alpha,
+                      last_look=(looks[-1], alphas[-1]))  # fmt: skip
+
+
+def stops_here(result: Comparison, futility: float, last: bool) -> bool:
+    """Whether a comparison stops at this look: a verdict, futility, or the last look."""
+    return result.verdict != UNDECIDED or last or _futile(result.conditional_power, futility)
+
+
 def sequential_compare(
     scores: np.ndarray,
     reference: np.ndarray,
@@ -200,16 +217,11 @@ def sequential_compare(
     min_effect: float,
     futility: float,
 ) -> tuple[Comparison, int]:
-    """The adaptive procedure on one comparison, given every seed it could train (rows up
-    to ``looks[-1]``): compare after each look at its level and stop at the first verdict,
-    when the conditional power falls below ``futility``, or at the last look. Returns that
-    comparison and the look's index. (The same rule as the workflow's rounds, for
-    simulations and benchmarks.)"""
-    alphas = nominal_alphas(looks)
-    for look, (seeds, alpha) in enumerate(zip(looks, alphas, strict=True)):
-        result = compare(scores[:seeds], reference[:seeds], min_effect, alpha=alpha,
-                         last_look=(looks[-1], alphas[-1]))  # fmt: skip
-        futile = _futile(result.conditional_power, futility)
-        if result.verdict != UNDECIDED or look == len(looks) - 1 or futile:
+    """The adaptive procedure on one comparison: compare after each look at its level and
+    stop at the first verdict, when the conditional power falls below ``futility``, or at
+    the last look. Returns that comparison and the look's index. (The same rule as the
+    workflow's rounds, for simulations and benchmarks.)"""
+    for look, result in enumerate(looks_compared(scores, reference, looks, min_effect)):
+        if stops_here(result, futility, look == len(looks) - 1):
             return result, look
     raise ValueError("no looks")
