@@ -214,6 +214,17 @@ def test_a_checksum_of_only_digits_gets_the_hint_to_quote_it():
         resolve_study(study_config(dataset={**DATASET, **config}))
 
 
+@pytest.mark.parametrize("text", ["1e-3", "1.0e3"])
+def test_a_number_yaml_reads_as_text_gets_the_hint_to_write_a_dot(text):
+    base = yaml.safe_load(f"optimizer: {{name: adam, learning_rate: {text}}}")  # as Snakemake
+    with pytest.raises(ConfigError, match=r"learning_rate.*a dot and a signed exponent"):
+        resolve_study(study_config(base={**BASE, **base}))
+    quoted = {"optimizer": {"name": "adam", "learning_rate": "0.001"}}  # not this hint
+    with pytest.raises(ConfigError) as error:
+        resolve_study(study_config(base={**BASE, **quoted}))
+    assert "signed exponent" not in str(error.value)
+
+
 def test_settings_types_and_schema_name_the_same_keys():
     from ablate.schema import document
     from ablate.settings import CellSettings, Checks, DatasetSettings, Resources

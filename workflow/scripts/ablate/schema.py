@@ -6,6 +6,7 @@ message naming the key of what is wrong. ``ablate.config`` checks whole studies 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -84,9 +85,19 @@ def schema_problem(instance: Any, pointer: str | None = None, prefix: str = "") 
         hint += " YAML reads unquoted on/off/yes/no as true/false: quote such names."
     if error.validator == "type" and str(error.instance).lower() in ("true", "false"):
         hint += " On the command line write --config key=True (or False)."
+    if error.validator == "type" and _reads_as_number(error.instance):
+        hint += (f" YAML reads {error.instance} as text: write a number in exponent form "
+                 "with a dot and a signed exponent, e.g. 1.0e-3 or 1.0e+3.")  # fmt: skip
     if key.endswith("sha256") and isinstance(error.instance, int | float):
         hint += " YAML reads a checksum of only digits as a number: quote it."
     return f"key '{key}': {error.message}.{hint}"
+
+
+def _reads_as_number(value: Any) -> bool:
+    """Whether text is a number in exponent form, which PyYAML (YAML 1.1) reads as text
+    unless it has a dot and a signed exponent: 1e-3 and 1.0e3 are text, 1.0e-3 is not."""
+    exponent_form = r"[-+]?[0-9.]+[eE][-+]?[0-9]+"
+    return isinstance(value, str) and re.fullmatch(exponent_form, value) is not None
 
 
 def with_defaults(instance: Mapping[str, Any], pointer: str | None = None) -> dict[str, Any]:
