@@ -42,7 +42,7 @@ from ablate.results.sequential import (  # noqa: E402
 )
 from ablate.results.verdicts import ALPHA, BETTER, UNDECIDED, WORSE, compare  # noqa: E402
 
-# The config's defaults (min_effect 0.005, futility 0.1), from the schema.
+# The config's defaults (min_effect 0.005, futility 0.05), from the schema.
 CHECKS = with_defaults({}, "properties/checks")
 MIN_EFFECT, FUTILITY = CHECKS["min_effect"], CHECKS["futility"]
 ROUNDS = [[1, 2], [3, 4], [5, 6], [7, 8]]  # seeds: {min: 2, max: 8, step: 2}

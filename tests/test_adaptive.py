@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -91,6 +92,36 @@ def test_a_reordered_config_reruns_nothing_and_a_decision_only_its_own_checks(
     assert planned() == set()
     assert planned(divergence_gap=0.3) & {"split", "train", "evaluate", "decide"} == set()
     assert "decide" in planned(futility=0.3)
+
+
+def test_with_keep_going_an_adaptive_study_summarises_what_finished(adaptive_run, tmp_path):
+    """A new cell whose train jobs crash holds back the re-decided first round; with
+    --keep-going the finished rounds' runs are summarised anyway, and the next run trains
+    only the crashed cell's first round."""
+    workdir = tmp_path / "study"
+    shutil.copytree(adaptive_run, workdir, symlinks=True)  # the rounds run so far
+    config = adaptive_config()
+    # Keras refuses a negative momentum when the job builds the optimizer.
+    config["factors"]["variant"]["crash"] = {
+        "optimizer": {"name": "sgd", "learning_rate": 0.01, "momentum": -1}
+    }
+    write_config(workdir, config)
+    result = snakemake(workdir, "--cores", "2", "--keep-going", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "summarising the runs that finished" in output
+    crashed = "variant-crash"
+    runs = pd.read_csv(study_dir(workdir) / "runs.csv")
+    ok = runs[runs["status"] == "ok"].groupby("cell")["seed"].apply(sorted).to_dict()
+    assert ok == {BASELINE: [1, 2, 3], FROZEN: [1, 2], NUDGED: [1, 2, 3]}
+    assert runs.loc[runs["cell"] == crashed, "status"].tolist() == ["not_run", "not_run"]
+    summary = pd.read_csv(study_dir(workdir) / "summary.csv").set_index("cell")
+    assert summary["n"].to_dict() == {BASELINE: 3, FROZEN: 2, NUDGED: 3, crashed: 0}
+    assert "not_run" in summary.loc[crashed, "warnings"]
+    jobs = planned_jobs(snakemake(workdir, "--dry-run"))
+    trains = sorted((w["cell"], w["seed"]) for rule, w in jobs if rule == "train")
+    assert trains == [(crashed, "1"), (crashed, "2")]
+    assert "decide" in {rule for rule, _ in jobs}
 
 
 def test_a_fresh_adaptive_study_plans_its_first_round_up_to_the_decision(tmp_path):
