@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from synthetic import outcomes_of
 
 from ablate.config import with_defaults
@@ -16,6 +17,7 @@ from ablate.results.sequential import (
     STOPPED,
     boundaries,
     decide_round,
+    looks_compared,
     next_state,
     nominal_alphas,
     open_cells,
@@ -44,6 +46,13 @@ DECIDED = (BETTER, WORSE)
 # The looks' levels: Lan-DeMets O'Brien-Fleming spending of 0.05.
 
 
+@pytest.fixture(autouse=True)
+def fresh_boundaries():
+    """Solve the boundaries in every test (they are cached per process), so that a test
+    checks the integration itself, not a value an earlier test left behind."""
+    boundaries.cache_clear()
+
+
 def test_one_look_is_the_plain_test_and_bad_looks_are_refused():
     assert nominal_alphas([8]) == [ALPHA] == nominal_alphas([2])
     assert boundaries((8,)) == pytest.approx((1.959964,), abs=1e-5)
@@ -63,6 +72,23 @@ def test_boundaries_fall_and_depend_on_the_information_fractions_alone():
     assert nominal_alphas(LOOKS)[0] == pytest.approx(spent(2 / 8), rel=1e-6)
     assert boundaries((1, 2)) == boundaries((4, 8))  # the same fractions 1/2, 1
     assert boundaries((2, 4, 6, 7))[0] < boundaries(LOOKS)[0]  # look 1 at t = 2/7 > 2/8
+
+
+@pytest.mark.parametrize(
+    ("looks", "alpha"), [((4, 8), ALPHA), ((2, 5, 8), ALPHA), ((2, 5, 8), 0.1)]
+)
+def test_boundaries_spend_alpha_as_multivariate_normal_probabilities_say(looks, alpha):
+    """An independent check of the recursive integration: scipy's multivariate normal
+    probability (Genz's algorithm) that no |Z_j| reaches c_j up to look k is 1 - alpha(t_k),
+    with Corr(Z_i, Z_j) = sqrt(t_i / t_j)."""
+    bounds = np.asarray(boundaries(looks, alpha))
+    fractions = np.asarray(looks, dtype=float) / looks[-1]
+    corr = np.sqrt(np.minimum.outer(fractions, fractions) / np.maximum.outer(fractions, fractions))
+    for k in range(1, len(looks) + 1):
+        normal = stats.multivariate_normal(np.zeros(k), corr[:k, :k], abseps=1e-8, releps=1e-8)
+        inside = normal.cdf(bounds[:k], lower_limit=-bounds[:k])
+        assert 1 - inside == pytest.approx(spent(fractions[k - 1], alpha), abs=2e-6), k
+    assert nominal_alphas(looks, alpha) == pytest.approx(2 * stats.norm.sf(bounds), rel=1e-12)
 
 
 def brownian_first_crossings(looks, paths=400_000, seed=11):
@@ -130,11 +156,13 @@ def test_decided_cells_stop_undecided_ones_train_on_and_the_baseline_with_them()
 def test_the_baseline_stops_once_no_cell_is_open():
     decided = next_state({}, {"a": result(WORSE, 2), "b": result(BETTER, 2)}, 0, 4, BASE, FUTILITY)
     assert decided[BASE]["state"] == STOPPED and open_cells(decided) == []
-    assert "no cell left open" in decided[BASE]["why"]
+    assert decided[BASE]["why"].endswith("comparison (no cell left open)")
+    assert decided[BASE]["verdict"] == ""  # the reference has none of its own
     one_open = next_state(
         {}, {"a": result(WORSE, 2), "b": result(UNDECIDED, 2)}, 0, 4, BASE, FUTILITY
     )
     assert one_open[BASE]["state"] == OPEN and open_cells(one_open) == ["b", BASE]
+    assert one_open[BASE]["why"] == "the reference: as many seeds as the most demanding comparison"
 
 
 # decide_round on a runs table as the aggregate writes it: seeds' accuracies are known, and
@@ -283,6 +311,9 @@ def test_an_undecided_cell_stops_for_futility_below_the_conditional_power_bar():
     assert state["a"]["state"] == STOPPED and state["a"]["verdict"] == UNDECIDED
     assert "probability 0.05 (< futility 0.1)" in state["a"]["why"]
     assert open_cells(next_state({}, {"a": undecided(0.05)}, 0, 4, BASE, 0.0)) == ["a", BASE]
+    # futility 0 trains every undecided cell to max (README), even one whose power is 0
+    assert open_cells(next_state({}, {"a": undecided(0.0)}, 0, 4, BASE, 0.0)) == ["a", BASE]
+    assert open_cells(next_state({}, {"a": undecided(0.1)}, 0, 4, BASE, 0.1)) == ["a", BASE]
 
 
 def test_conditional_power_follows_the_difference_seen_and_the_seeds_to_come():
@@ -307,6 +338,32 @@ def test_decide_round_stops_a_look_alike_for_futility_and_keeps_a_real_differenc
     assert same["state"] == STOPPED and same["why"].startswith("stopped undecided after 2")
     assert mild["state"] == OPEN  # 1.25 points worse: the last look would likely decide it
     assert first["next"] == ["reg-mild", BASE]
+
+
+def test_every_look_judges_futility_by_the_last_looks_seeds_and_level():
+    rng = np.random.default_rng(8)
+    logits = rng.normal(2.0, 1.5, size=300)
+    scores, reference = stand_in_runs(rng, logits - 0.1, 8), stand_in_runs(rng, logits, 8)
+    alphas = nominal_alphas(LOOKS)
+    powers = [look.conditional_power for look in looks_compared(scores, reference, LOOKS,
+                                                                MIN_EFFECT)]  # fmt: skip
+    for seeds, alpha, power in zip(LOOKS[:-1], alphas, powers, strict=False):
+        if power is None:  # decided at this look
+            continue
+        last = compare(scores[:seeds], reference[:seeds], MIN_EFFECT, alpha=alpha,
+                       last_look=(8, alphas[-1])).conditional_power  # fmt: skip
+        earlier = compare(scores[:seeds], reference[:seeds], MIN_EFFECT, alpha=alpha,
+                          last_look=(6, alphas[-2])).conditional_power  # fmt: skip
+        assert power == pytest.approx(last) and power != pytest.approx(earlier)
+    assert powers[-1] is None  # no seeds to come at the last look
+    # decide_round's futility stop reads the same conditional power (to the last look)
+    runs = runs_table({level: [1, 2] for level in ACCURACY})
+    first = decide_round(runs, outcomes_of(runs), BASE, MIN_EFFECT, {}, 0, list(LOOKS), 0.1)
+    compared = compare_with_baseline(runs, BASE, outcomes_of(runs), MIN_EFFECT,
+                                     alphas=dict.fromkeys(["reg-same"], alphas[0]),
+                                     last_look=(8, alphas[-1])).set_index("cell")  # fmt: skip
+    power = compared.loc["reg-same", "conditional_power"]
+    assert f"probability {power:.2f} (< futility 0.1)" in first["cells"]["reg-same"]["why"]
 
 
 def test_futility_saves_most_runs_of_look_alikes_without_more_false_verdicts():

@@ -6,7 +6,10 @@ undecided, up to ``max``. Deciding as soon as a test crosses 0.05 would inflate 
 verdicts (every look is another chance; Armitage, McPherson & Rowe 1969), so each look k
 gets its own, smaller significance level from an alpha-spending function (Lan & DeMets
 1983) of the O'Brien & Fleming (1979) type, alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)),
-with t the fraction of the maximum seeds seen. The look's two-sided boundary c_k solves
+with t the fraction of the maximum seeds seen: the two-sided form, 0.05 over both sides
+together (gsDesign's and ldbounds' symmetric designs instead give each side the one-sided
+form at 0.025, which spends less early: a first boundary of 4.33 rather than 3.92 at t =
+1/4). The look's two-sided boundary c_k solves
 
     P(|Z_1| < c_1, ..., |Z_{k-1}| < c_{k-1}, |Z_k| >= c_k) = alpha(t_k) - alpha(t_{k-1})
 
