@@ -84,8 +84,8 @@ def test_a_reordered_config_reruns_nothing_and_a_decision_only_its_own_checks(
     def planned(**checks: float) -> set[str]:
         # sort_keys: every mapping in another order than the one the study ran with
         changed = tmp_path / "changed.yaml"
-        checked = {**config, "checks": {**config["checks"], **checks}}
-        changed.write_text(yaml.safe_dump(checked, sort_keys=True))
+        written = {**config, "checks": {**config["checks"], **checks}}
+        changed.write_text(yaml.safe_dump(written, sort_keys=True))
         dry = snakemake(adaptive_run, "--dry-run", "--configfile", str(changed))
         return {rule for rule, _ in planned_jobs(dry)}
 

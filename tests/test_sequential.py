@@ -347,9 +347,8 @@ def test_every_look_judges_futility_by_the_last_looks_seeds_and_level():
     alphas = nominal_alphas(LOOKS)
     powers = [look.conditional_power for look in looks_compared(scores, reference, LOOKS,
                                                                 MIN_EFFECT)]  # fmt: skip
+    assert len(powers) == len(LOOKS) and all(power is not None for power in powers[:-1])
     for seeds, alpha, power in zip(LOOKS[:-1], alphas, powers, strict=False):
-        if power is None:  # decided at this look
-            continue
         last = compare(scores[:seeds], reference[:seeds], MIN_EFFECT, alpha=alpha,
                        last_look=(8, alphas[-1])).conditional_power  # fmt: skip
         earlier = compare(scores[:seeds], reference[:seeds], MIN_EFFECT, alpha=alpha,
