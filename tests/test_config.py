@@ -349,3 +349,47 @@ def test_adaptive_seeds_need_the_baseline_cell_in_the_design():
         resolve_study(config)
     config["cells"].append({})  # the baseline: every factor at its first level
     assert resolve_study(config).adaptive
+
+
+@pytest.mark.parametrize(
+    ("dataset", "message"),
+    [
+        ({"split": {"by": "lists", "train": 0.5}, "labels": {"from": "split_folders"}},
+         "config key 'dataset.split': by 'lists' takes its train and test from the lists."),
+        ({"split": {"by": "counts", "train": 5}},
+         "config key 'dataset.split': by 'counts' needs validation, test."),
+        ({"split": {"by": "counts", "train": 5, "validation": 2.0, "test": 3}},
+         "config key 'dataset.split.validation': by 'counts' takes a count, not 2.0."),
+        ({"split": {"by": "ranges", "train": 5, "validation": [1, 2], "test": [3, 4]}},
+         "config key 'dataset.split.train': by 'ranges' takes [start, stop], not 5."),
+        ({"split": {"by": "ranges", "train": [0, 10], "validation": [10, 10], "test": [20, 30]}},
+         "config key 'dataset.split.validation': [start, stop] needs start < stop."),
+        ({"split": {"by": "ranges", "train": [0, 10], "validation": [10, 20], "test": [20, 30]},
+          "max_per_class": 5},
+         "config key 'dataset.max_per_class': not with split by 'ranges'."),
+        ({"source": "url:https://example.org/a.zip"},
+         "config key 'dataset.sha256': a 'url:' source needs the SHA-256 of its archive "
+         "(`sha256sum FILE`), and other sources take none."),
+    ],
+    ids=["lists", "missing", "count", "range", "empty-range", "max-per-class", "sha256"],
+)  # fmt: skip
+def test_a_split_or_source_that_cannot_work_is_named_by_its_key(dataset, message):
+    with pytest.raises(ConfigError) as error:
+        resolve_study(study_config(dataset={**DATASET, **dataset}))
+    assert str(error.value) == message
+
+
+def test_the_split_and_labels_are_the_same_params_written_out_or_left_to_defaults():
+    written = resolve_study(study_config(dataset={
+        "source": "builtin:digits",
+        "split": {"train": 0.7, "validation": 0.15, "test": 0.15, "seed": 0, "by": "fractions"},
+        "labels": {"root": "", "from": "folders"},
+    })).dataset  # fmt: skip
+    defaults = resolve_study(study_config(dataset={"source": "builtin:digits"})).dataset
+    assert repr(written.split) == repr(defaults.split)
+    assert repr(written.labels) == repr(defaults.labels) == "{'from': 'folders', 'root': ''}"
+    listed = resolve_study(study_config(dataset={
+        "source": "builtin:digits",
+        "labels": {"from": "split_lists", "lists": {"train": "a.txt", "test": "b.txt"}},
+    })).dataset  # fmt: skip
+    assert listed.labels["suffix"] == "" and listed.split["by"] == "lists"

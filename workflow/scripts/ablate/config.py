@@ -185,6 +185,9 @@ def dataset_settings(dataset: Mapping[str, Any]) -> DatasetSettings:
     split["max_per_class"] = dataset["max_per_class"]
     _check_split(split, labels)
     split["max_pixels"] = dataset["max_pixels"]  # the split step inspects the images
+    # One key order however the split was written (or left to its defaults): the params
+    # of the split step compare by repr.
+    split, labels = dict(sorted(split.items())), dict(sorted(labels.items()))
     return DatasetSettings.from_mapping({**dataset, "labels": labels, "split": split})
 
 
@@ -237,7 +240,8 @@ def _check_split(split: dict[str, Any], labels: Mapping[str, Any]) -> None:
         if name in split and type(split[name]) is not kinds[by]:
             wanted = {float: "a share in (0, 1)", int: "a count", list: "[start, stop]"}
             raise ConfigError(
-                f"{where}.{name}: by '{by}' takes {wanted[kinds[by]]}, not {split[name]!r}."
+                f"config key 'dataset.split.{name}': by '{by}' takes {wanted[kinds[by]]}, "
+                f"not {split[name]!r}."
             )
     if by in ("counts", "ranges") and split["max_per_class"] is not None:
         raise ConfigError(f"config key 'dataset.max_per_class': not with split by '{by}'.")
@@ -248,7 +252,8 @@ def _check_split(split: dict[str, Any], labels: Mapping[str, Any]) -> None:
         ranges = sorted((split[name], name) for name in SPLIT_NAMES)
         for (start, stop), name in ranges:
             if start >= stop:
-                raise ConfigError(f"{where}.{name}: [start, stop] needs start < stop.")
+                raise ConfigError(f"config key 'dataset.split.{name}': [start, stop] needs "
+                                  "start < stop.")  # fmt: skip
         for ((_, stop), first), ((start, _), second) in itertools.pairwise(ranges):
             if start < stop:
                 raise ConfigError(f"{where}: ranges of {first} and {second} overlap.")
