@@ -140,7 +140,8 @@ def stopping_look(seen: list, trail: Iterator, looks: Sequence[int], futility: f
     while True:
         if look == len(seen):
             seen.append(next(trail))
-        if stops_here(seen[look], futility, look == len(looks) - 1):
+        result, last = seen[look], look == len(looks) - 1
+        if stops_here(result.verdict, result.conditional_power, futility, last):
             return look
         look += 1
 

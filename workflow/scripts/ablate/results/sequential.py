@@ -136,7 +136,7 @@ def next_state(
                    f"probability {power:.2f} (< futility {futility:g})")  # fmt: skip
         else:
             why = f"undecided after {seeds} seed(s): {result['verdict_reason']}"
-        keep_open = verdict == UNDECIDED and not last and not futile
+        keep_open = not stops_here(verdict, power, futility, last)
         state[cell] = {"state": OPEN if keep_open else STOPPED, "round": round_,
                        "verdict": verdict, "why": why}  # fmt: skip
     others_open = any(v["state"] == OPEN for c, v in state.items() if c != baseline)
@@ -208,9 +208,10 @@ def looks_compared(
                       last_look=(looks[-1], alphas[-1]))  # fmt: skip
 
 
-def stops_here(result: Comparison, futility: float, last: bool) -> bool:
-    """Whether a comparison stops at this look: a verdict, futility, or the last look."""
-    return result.verdict != UNDECIDED or last or _futile(result.conditional_power, futility)
+def stops_here(verdict: str, power: object, futility: float, last: bool) -> bool:
+    """Whether a comparison stops at this look: a verdict, a conditional ``power`` below
+    ``futility``, or the last look (the rule of the workflow's rounds and of simulations)."""
+    return verdict != UNDECIDED or last or _futile(power, futility)
 
 
 def sequential_compare(
@@ -225,6 +226,6 @@ def sequential_compare(
     the last look. Returns that comparison and the look's index. (The same rule as the
     workflow's rounds, for simulations and benchmarks.)"""
     for look, result in enumerate(looks_compared(scores, reference, looks, min_effect)):
-        if stops_here(result, futility, look == len(looks) - 1):
+        if stops_here(result.verdict, result.conditional_power, futility, look == len(looks) - 1):
             return result, look
     raise ValueError("no looks")
