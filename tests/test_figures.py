@@ -210,6 +210,16 @@ def test_test_accuracy_uses_status_not_only_missing_metrics(tmp_path):
     note = summary.set_index("cell").loc["reg-a", "test_interval_note"]
     assert note == "one seed: test-set uncertainty only"
     assert_png(tmp_path / "t.png")
+    assert drawn["note"] == "1 failed run left out"
+
+
+def test_test_accuracy_tells_runs_not_run_yet_from_failed_ones(tmp_path):
+    runs = make_runs({"reg": ["a", "b"]}, failed={("reg-b", 3)}, seeds=(1, 2, 3))
+    later = (runs["cell"] == "reg-a") & (runs["seed"] > 1)
+    runs.loc[later, "status"] = "not_run"  # a partial look at a study still running
+    summary = aggregate(runs, ["reg"], "reg-a", tmp_path)["summary"]
+    drawn = accuracy_figure(summary, runs, tmp_path / "t.png")
+    assert drawn["note"] == "1 failed run left out; 2 runs with no result yet"
 
 
 def test_test_accuracy_when_the_baseline_or_everything_failed(tmp_path):

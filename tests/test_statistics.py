@@ -113,7 +113,7 @@ def test_cell_statistics_per_cell_in_first_appearance_order():
     runs = fail(runs, "reg-dropout", 2)
     table = cell_statistics(runs, ["reg"], metrics=("test_accuracy", "train_seconds"))
     assert list(table.columns) == [
-        "cell", "reg", "n", "failed",
+        "cell", "reg", "n", "failed", "not_run",
         "test_accuracy_mean", "test_accuracy_std", "test_accuracy_ci_low", "test_accuracy_ci_high",
         "train_seconds_mean", "train_seconds_std", "train_seconds_ci_low", "train_seconds_ci_high",
     ]  # fmt: skip
@@ -121,6 +121,7 @@ def test_cell_statistics_per_cell_in_first_appearance_order():
     assert list(table["reg"]) == ["dropout", "none"]
     assert list(table["n"]) == [4, 5]
     assert list(table["failed"]) == [1, 0]
+    assert list(table["not_run"]) == [0, 0]
     dropout = table.iloc[0]
     kept = [0.604, 0.601, 0.594, 0.602]  # seed 2 failed
     assert dropout["test_accuracy_mean"] == pytest.approx(0.60025)
@@ -135,11 +136,22 @@ def test_cell_statistics_per_cell_in_first_appearance_order():
     assert none["train_seconds_ci_high"] == pytest.approx(13 + 2.776445 * math.sqrt(2.5 / 5))
 
 
+def test_cell_statistics_count_runs_not_run_yet_apart_from_failed_ones():
+    runs = make_runs({"reg": ["none", "dropout"]}, lambda c, s: 0.6 + SEED_NOISE[s])
+    runs = fail(runs, "reg-dropout", 2)
+    later = (runs["cell"] == "reg-none") & runs["seed"].isin([4, 5])
+    runs.loc[later, "status"] = "not_run"  # a partial study: no result files yet
+    runs.loc[later, "test_accuracy"] = np.nan
+    table = cell_statistics(runs, ["reg"]).set_index("cell")
+    assert table.loc["reg-none", ["n", "failed", "not_run"]].tolist() == [3, 0, 2]
+    assert table.loc["reg-dropout", ["n", "failed", "not_run"]].tolist() == [4, 1, 0]
+
+
 def test_cell_statistics_default_metrics_and_no_factors():
     runs = make_runs({}, lambda c, s: 0.5 + SEED_NOISE[s])
     table = cell_statistics(runs, [])
-    assert list(table.columns[:3]) == ["cell", "n", "failed"]
-    assert len(table.columns) == 3 + 6 * 4
+    assert list(table.columns[:4]) == ["cell", "n", "failed", "not_run"]
+    assert len(table.columns) == 4 + 6 * 4
     assert table.loc[0, "cell"] == "baseline"
     assert table.loc[0, "test_accuracy_mean"] == pytest.approx(0.4996)
     assert table.loc[0, "best_epoch_std"] == 0.0
@@ -435,7 +447,8 @@ def test_runs_that_did_not_succeed_count_nowhere_even_with_metrics(outcome):
     chosen = (runs["cell"] == "reg-dropout") & (runs["seed"] == 1)
     runs.loc[chosen, "status"] = outcome  # its metrics were written anyway
     assert compare(runs, BASE).loc[0, "n_pairs"] == 4
-    assert cell_statistics(runs, ["reg"])["failed"].tolist() == [0, 1]
+    table = cell_statistics(runs, ["reg"])
+    assert table["n"].tolist() == [5, 4] and table[outcome].tolist() == [0, 1]
     assert level_means(runs, ["reg"], outcomes_of(runs))["n_seeds"].tolist() == [5, 4]
 
 

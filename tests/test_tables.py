@@ -15,7 +15,7 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
     summary = pd.DataFrame(
         {
             "cell": ["a-none", "a-flip"], "a": ["none", "flip"], "baseline": [True, False],
-            "n": [3, 2], "failed": [0, 1], "test_accuracy_mean": [0.8, 0.85],
+            "n": [3, 2], "failed": [0, 1], "not_run": [0, 0], "test_accuracy_mean": [0.8, 0.85],
             "test_accuracy_ci_low": [0.75, 0.8], "test_accuracy_ci_high": [0.85, 0.9],
             "vs_baseline_difference": [float("nan"), 0.05],
             "vs_baseline_ci_low": [float("nan"), 0.01], "vs_baseline_ci_high": [float("nan"), 0.09],
@@ -38,6 +38,10 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
     assert digest["P(improvement)"].tolist() == ["", "0.75"]
     assert digest.loc[1, "seed advice"].startswith("about 6 seeds")
     assert digest["warnings"].tolist() == ["", "failed"]
+    assert digest["failed"].tolist() == [0, 1]
+    assert "no result yet" not in digest  # a finished study: nothing left to run
+    summary.loc[0, "not_run"] = 2  # a partial look: two seeds of the baseline to come
+    assert summary_digest(summary, ["a"])["no result yet"].tolist() == [2, 0]
     assert "stopped because" not in digest  # a fixed design
     summary["rounds"], summary["stopped_because"] = [2, 1], ["the reference", "decided"]
     adaptive = summary_digest(summary, ["a"])

@@ -410,6 +410,7 @@ def test_the_partial_look_works_before_any_run_has_finished(tmp_path):
     runs = pd.read_csv(tmp_path / "results/tiny/runs.csv")
     assert len(runs) == 6 and (runs["status"] == "not_run").all()
     summary = pd.read_csv(tmp_path / "results/tiny/summary.csv")
-    assert (summary["n"] == 0).all() and (summary["failed"] == 2).all()
+    assert (summary["n"] == 0).all() and (summary["not_run"] == 2).all()
+    assert (summary["failed"] == 0).all()  # not failed: not run yet
     assert (tmp_path / "results/tiny/figures/test_accuracy.png").stat().st_size > 0
     assert not list((tmp_path / "results/tiny/cells").glob("*/seed-*/model.keras"))

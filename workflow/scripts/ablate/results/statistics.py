@@ -97,10 +97,10 @@ def _factor_columns(runs: pd.DataFrame) -> list[str]:
 def cell_statistics(
     runs: pd.DataFrame, factors: Sequence[str], metrics: Sequence[str] = METRICS
 ) -> pd.DataFrame:
-    """Per cell (first-appearance order): successful and failed runs, and mean, std and t
-    interval over seeds of each metric."""
+    """Per cell (first-appearance order): its successful (``n``), failed and not yet run
+    seeds, and mean, std and t interval over seeds of each metric."""
     factors = list(factors)
-    columns = ["cell", *factors, "n", "failed"]
+    columns = ["cell", *factors, "n", "failed", "not_run"]
     for metric in metrics:
         columns += [f"{metric}_{stat}" for stat in ("mean", "std", "ci_low", "ci_high")]
     rows = []
@@ -108,7 +108,8 @@ def cell_statistics(
         good = status.ok(group)
         row = {"cell": cell, **group.iloc[0][factors].to_dict()}
         row["n"] = len(good)
-        row["failed"] = len(group) - len(good)
+        row["failed"] = int((group["status"] == status.FAILED).sum())
+        row["not_run"] = int((group["status"] == status.NOT_RUN).sum())
         for metric in metrics:
             summary = mean_ci(good[metric])
             row[f"{metric}_mean"] = summary.mean

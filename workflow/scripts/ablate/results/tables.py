@@ -51,6 +51,7 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
                 "baseline": "yes" if row["baseline"] else "",
                 "seeds ok": row["n"],
                 "failed": row["failed"],
+                "no result yet": row["not_run"],
                 "test accuracy [95% CI]": interval(
                     row["test_accuracy_mean"],
                     row["test_accuracy_ci_low"],
@@ -74,7 +75,11 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
                 "warnings": row.get("warnings") if isinstance(row.get("warnings"), str) else "",
             }
         )
-    return pd.DataFrame(rows)
+    digest = pd.DataFrame(rows)
+    # a finished study has nothing left to run: the column only speaks for a partial one
+    if "no result yet" in digest and not digest["no result yet"].any():
+        digest = digest.drop(columns="no result yet")
+    return digest
 
 
 def _number(value: float) -> str:

@@ -20,10 +20,13 @@ MARKERS = {"better": "^", "worse": "v", "no difference": "s", "undecided": "o"}
 
 def _failed_note(summary: pd.DataFrame) -> str:
     failed = int(summary["failed"].sum())
+    not_run = int(summary["not_run"].sum())
     missing = summary.loc[summary["n"] == 0, "cell"].astype(str).tolist()
     parts = []
     if failed:
         parts.append(f"{failed} failed run{'s' if failed != 1 else ''} left out")
+    if not_run:
+        parts.append(f"{not_run} run{'s' if not_run != 1 else ''} with no result yet")
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         parts.append(f"no successful run: {', '.join(missing[:3])}{more}")
