@@ -112,6 +112,11 @@ def test_resolve_study_patches_the_base_per_cell():
     assert cell.settings.augmentation == [{"name": "random_flip"}]
     assert cell.levels == {"augmentation": "geometric", "regularization": "dropout-batchnorm"}
     assert study.seeds == [1, 2]
+    assert all(cell.name == name for name, cell in study.cells.items())
+    assert (study.name, study.factors) == ("s", ["augmentation", "regularization"])
+    assert study.baseline_levels == {"augmentation": "none", "regularization": "none"}
+    assert study.partial is False
+    assert resolve_study(study_config(partial=True)).partial is True
 
 
 def reversed_keys(value):
@@ -195,6 +200,13 @@ def test_a_misspelt_argument_is_named_in_base_and_in_a_level(patch, key, hint):
         resolve_study(study_config(factors=factors))
 
 
+def test_a_source_folder_is_found_from_the_working_directory_by_default(tmp_path, monkeypatch):
+    (tmp_path / "images").mkdir()
+    monkeypatch.chdir(tmp_path)  # where snakemake runs
+    study = resolve_study(study_config(dataset={**DATASET, "source": "dir:images"}))
+    assert study.dataset.source == "dir:images"
+
+
 def test_a_missing_source_folder_is_named_at_plan_time(tmp_path):
     dataset = {**DATASET, "source": "dir:no/such/folder"}
     with pytest.raises(ConfigError, match=r"dataset\.source.*no/such/folder.*not a folder"):
@@ -272,6 +284,13 @@ def test_plateau_reduction_and_a_schedule_do_not_mix():
     factors = {"lr": {"x": {"schedule": {"name": "cosine"}, "reduce_lr_on_plateau": {}}}}
     with pytest.raises(ConfigError, match=r"lr\.x\.reduce_lr_on_plateau': needs schedule"):
         resolve_study(study_config(factors=factors))
+
+
+def test_plateau_reduction_under_a_constant_rate_is_fine():
+    factors = {"lr": {"plateau": {"reduce_lr_on_plateau": {}}}}
+    cell = resolve_study(study_config(factors=factors)).cells["lr-plateau"]
+    assert cell.settings.schedule["name"] == "constant"
+    assert cell.settings.reduce_lr_on_plateau is not None
 
 
 def test_split_fractions_must_add_up_to_one():
@@ -370,13 +389,50 @@ def test_adaptive_seeds_need_the_baseline_cell_in_the_design():
         ({"source": "url:https://example.org/a.zip"},
          "config key 'dataset.sha256': a 'url:' source needs the SHA-256 of its archive "
          "(`sha256sum FILE`), and other sources take none."),
+        ({"split": {"by": "lists", "test": 0.5}, "labels": {"from": "split_folders"}},
+         "config key 'dataset.split': by 'lists' takes its train and test from the lists."),
+        ({"split": {"train": 1, "validation": 0.15, "test": 0.15}},
+         "config key 'dataset.split.train': by 'fractions' takes a share in (0, 1), not 1."),
+        ({"labels": {"from": "file_name"}},
+         "config key 'dataset.labels.pattern': needed with from: file_name."),
+        ({"labels": {"from": "split_lists"}},
+         "config key 'dataset.labels.lists': needed with from: split_lists."),
+        ({"labels": {"from": "file_name", "pattern": r"(?P<animal>cat|dog)\.\d+\.jpg"}},
+         "config key 'dataset.labels.pattern': needs a group named class, as in "
+         r"'(?P<class>cat|dog)\.\d+\.jpg'."),
+        ({"source": "builtin:nosuch"}, "config key 'dataset.source': "),
     ],
-    ids=["lists", "missing", "count", "range", "empty-range", "max-per-class", "sha256"],
+    ids=["lists", "missing", "count", "range", "empty-range", "max-per-class", "sha256",
+         "lists-test", "share", "pattern", "lists-file", "class-group", "source"],
 )  # fmt: skip
 def test_a_split_or_source_that_cannot_work_is_named_by_its_key(dataset, message):
     with pytest.raises(ConfigError) as error:
         resolve_study(study_config(dataset={**DATASET, **dataset}))
-    assert str(error.value) == message
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    if "source" not in dataset:
+        assert str(error.value) == message
+
+
+def test_an_image_size_too_small_is_named_where_the_model_is_set_base_level_or_cell():
+    """Each place names itself: the base, a level's patch, or a cell where two levels that
+    fit alone do not fit together."""
+
+    def refused(image_size, factors):
+        dataset = {**DATASET, "image_size": [image_size, image_size]}
+        with pytest.raises(ConfigError) as error:
+            resolve_study(study_config(dataset=dataset, factors=factors))
+        return str(error.value).removeprefix("config key 'dataset.image_size': ")
+
+    valid = {"model": {"padding": "valid", "filters": [4, 8]}}  # at least 10x10
+    assert refused(8, {"p": {"valid": valid}}).startswith(
+        "[8, 8] is smaller than the 10x10 that 'factors.p.valid.model' (small_convnet) takes"
+    )
+    assert refused(4, {}).startswith("[4, 4] is smaller than the 8x8 that 'base.model'")
+    factors = {"p": {"same": {}, "valid": valid},
+               "depth": {"two": {}, "three": {"model": {"filters": [4, 4, 4]}}}}  # fmt: skip
+    assert refused(16, factors).startswith(
+        "[16, 16] is smaller than the 22x22 that 'cell p-valid__depth-three.model'"
+    )
 
 
 def test_the_split_and_labels_are_the_same_params_written_out_or_left_to_defaults():

@@ -78,6 +78,32 @@ def test_a_remembered_value_does_not_pass_one_of_another_type():
         check_settings({**BASE, "augmentation": ()}, "d", checked)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [BASE, {**BASE, "schedule": {"name": "cosine"}}, {**BASE, "reduce_lr_on_plateau": {}},
+     {**BASE, "augmentation": [{"name": "random_flip"}], "mixing": {"name": "mixup"}}],
+    ids=["sparse", "schedule", "plateau", "augmentation"],
+)  # fmt: skip
+def test_the_shortcut_itself_answers_settings_that_pass(settings):
+    """Falling back to the whole check gives the same answer, only slower: so the shortcut
+    is asked directly (keys left to their defaults, a schedule, a plateau under the
+    constant rate, registry names)."""
+    fast = ablate.config._check_by_key(settings, {})
+    assert fast is not None and fast == check_settings(settings, "x")
+
+
+def test_the_shortcut_leaves_a_clash_between_keys_to_the_whole_check():
+    clash = {**BASE, "reduce_lr_on_plateau": {}, "schedule": {"name": "cosine"}}
+    assert ablate.config._check_by_key(clash, {}) is None
+
+
+def test_values_of_the_same_shape_are_remembered_apart():
+    checked = {}
+    narrow = check_settings(BASE, "a", checked)
+    wide = check_settings({**BASE, "model": {**BASE["model"], "filters": [8, 16]}}, "b", checked)
+    assert (narrow.model["filters"], wide.model["filters"]) == ([4, 8], [8, 16])
+
+
 def test_a_clash_between_levels_is_named_with_its_cell():
     factors = {"schedule": {"flat": {}, "cosine": {"schedule": {"name": "cosine"}}},
                "plateau": {"off": {}, "on": {"reduce_lr_on_plateau": {}}}}  # fmt: skip
