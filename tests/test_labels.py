@@ -231,3 +231,85 @@ def test_a_single_class_stops_the_split_in_one_line(kaggle, tmp_path):
         ValueError, match=r"^dataset.labels .*at least two classes, found only 'cat'"
     ):
         run_split(kaggle, tmp_path, labels=labels)
+
+
+# -- class folders seen at plan time (ablate.data.labels.check_class_folders) ---------------
+
+FOLDERS = {"from": "folders", "root": ""}
+
+
+def test_split_folders_taken_for_classes_are_refused_with_both_ways_out(tmp_path):
+    from ablate.data.labels import check_class_folders
+
+    for split in ("train", "test1"):
+        for name in ("cat", "dog"):
+            (tmp_path / "kaggle" / split / name).mkdir(parents=True)
+    with pytest.raises(ValueError) as error:
+        check_class_folders("dir:kaggle", FOLDERS, tmp_path)
+    assert str(error.value) == (
+        f"config key 'dataset.source' ({tmp_path / 'kaggle'}): the folders test1, train in "
+        "its top look like splits, not classes. With class folders inside each split folder, "
+        "set dataset.labels: {from: split_folders}; to use the class folders of one of them, "
+        "set dataset.labels.root (e.g. root: train)."
+    )
+    # what the message proposes works
+    check_class_folders("dir:kaggle", {"from": "folders", "root": "train"}, tmp_path)
+    check_class_folders("dir:kaggle", {"from": "split_folders", "root": ""}, tmp_path)
+
+
+def test_split_like_folders_under_a_root_name_that_root(tmp_path):
+    from ablate.data.labels import check_class_folders
+
+    for split in ("Validation", "dev"):
+        (tmp_path / "data" / "images" / split).mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"the folders Validation, dev in images look like "
+                       r"splits.*\(e\.g\. root: Validation\)\.$"):  # fmt: skip
+        check_class_folders("dir:data", {"from": "folders", "root": "images"}, tmp_path)
+
+
+def test_one_split_like_name_among_classes_is_a_class(tmp_path):
+    from ablate.data.labels import check_class_folders
+
+    for name in ("dev", "cat", ".git"):  # a class may be called dev; hidden folders are not
+        (tmp_path / "images" / name).mkdir(parents=True)
+    (tmp_path / "images" / "train").write_text("a file, not a folder")
+    check_class_folders("dir:images", FOLDERS, tmp_path)
+
+
+def test_a_single_class_folder_is_refused_under_its_root(tmp_path):
+    from ablate.data.labels import check_class_folders
+
+    (tmp_path / "data" / "images" / "cat").mkdir(parents=True)
+    (tmp_path / "data" / "images" / ".cache").mkdir()
+    with pytest.raises(ValueError) as error:
+        check_class_folders("dir:data", {"from": "folders", "root": "images"}, tmp_path)
+    assert str(error.value) == (
+        f"config key 'dataset.source' ({tmp_path / 'data' / 'images'}): a classifier needs at "
+        "least two classes, found only 'cat' (under images); add class folders or point "
+        "dataset.labels.root at the folder that holds them."
+    )
+
+
+def test_only_a_dir_source_with_class_folders_is_looked_at_before_the_download(tmp_path):
+    from ablate.data.labels import check_class_folders
+
+    (tmp_path / "one" / "cat").mkdir(parents=True)
+    check_class_folders("url:https://example.org/one", FOLDERS, tmp_path)  # not fetched yet
+    check_class_folders("dir:one", {"from": "file_name", "root": ""}, tmp_path)
+    check_class_folders("dir:missing", FOLDERS, tmp_path)  # the download step names it
+    (tmp_path / "empty").mkdir()
+    check_class_folders("dir:empty", FOLDERS, tmp_path)  # still to be filled?
+    with pytest.raises(ValueError, match="found only 'cat'"):
+        check_class_folders("dir:one", FOLDERS, tmp_path)
+
+
+def test_a_listing_names_up_to_eight_entries(tmp_path):
+    from ablate.data.labels import _listing
+
+    assert _listing(tmp_path) == "nothing"
+    for index in range(8):
+        (tmp_path / f"f{index}").write_text("")
+    (tmp_path / "a").mkdir()
+    assert _listing(tmp_path) == "a/, f0, f1, f2, f3, f4, f5, f6, ..."
+    (tmp_path / "f7").unlink()
+    assert _listing(tmp_path) == "a/, f0, f1, f2, f3, f4, f5, f6"

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from ablate.data.sources import fetch
-from ablate.data.split import SPLITS, class_names, split_dataset
+from ablate.data.split import SPLITS, class_names, read_manifest, split_dataset
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 
@@ -98,3 +98,103 @@ def test_manifest_columns(digits, tmp_path):
     assert (manifest["width"] == 32).all() and (manifest["height"] == 32).all()
     first = tmp_path / "s" / manifest.loc[0, "file"]
     assert manifest.loc[0, "sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+
+
+def test_images_whose_names_meet_in_a_class_folder_are_numbered_not_overwritten(tmp_path):
+    """Nested folders (cat/a/1.png, cat/b/1.png) and conversions (1.bmp -> 1.png) can give
+    the same name in one split's class folder: every image keeps its own file."""
+    from ablate.data.split import materialise
+
+    sources = {"cat/a/1.png": (200, 0, 0), "cat/b/1.png": (0, 200, 0), "cat/1.bmp": (0, 0, 200),
+               "dog/1.png": (9, 9, 9)}  # fmt: skip
+    for source, colour in sources.items():
+        (tmp_path / "raw" / source).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 3), colour).save(tmp_path / "raw" / source)
+    images = pd.DataFrame({
+        "source": list(sources), "class": ["cat", "cat", "cat", "dog"],
+        "split": ["train", "train", "train", "train"], "width": [4] * 4, "height": [3] * 4,
+        "convert": ["", "", "16-bit BMP", ""],
+    })  # fmt: skip
+    manifest = materialise(images, tmp_path / "raw", tmp_path / "split")
+    assert manifest["file"].tolist() == ["train/cat/1.png", "train/cat/1-2.png",
+                                         "train/cat/1-3.png", "train/dog/1.png"]  # fmt: skip
+    assert manifest["source"].tolist() == list(sources)
+    for row in manifest.itertuples():
+        with Image.open(tmp_path / "split" / row.file) as written:
+            assert written.format == "PNG" and written.mode == "RGB"
+            assert written.getpixel((0, 0)) == sources[row.source]
+        digest = hashlib.sha256((tmp_path / "split" / row.file).read_bytes()).hexdigest()
+        assert row.sha256 == digest
+    copied = (tmp_path / "split/train/cat/1.png").read_bytes()
+    assert copied == (tmp_path / "raw/cat/a/1.png").read_bytes()  # copied as it is
+    # every split has every class's folder, even where no image of it fell
+    assert sorted(p.relative_to(tmp_path / "split").as_posix()
+                  for p in (tmp_path / "split").glob("*/*")) == [
+        f"{split}/{name}" for split in sorted(SPLITS) for name in ("cat", "dog")]  # fmt: skip
+
+
+def test_a_manifest_reads_back_classes_named_like_missing_values_as_classes(tmp_path):
+    path = tmp_path / "manifest.csv"
+    names = ["NA", "null", "None", "nan"]
+    pd.DataFrame({"file": [f"train/{n}/0.png" for n in names], "class": names,
+                  "split": "train", "sha256": "0" * 64, "width": 8,
+                  "height": 6}).to_csv(path, index=False)  # fmt: skip
+    manifest = read_manifest(path)
+    assert manifest["class"].tolist() == names
+    assert manifest["width"].tolist() == [8] * 4 and manifest["height"].dtype.kind == "i"
+    assert class_names(path) == sorted(names)
+
+
+def test_every_file_is_accounted_for_once_in_the_reports_of_the_split(tmp_path, caplog):
+    """Split by index ranges in natural name order (9.png before 10.png): the inventory
+    lists every file once (used, converted, quarantined or ignored, with the reason), the
+    quarantine and the conflicting labels are written, and the log sums it up."""
+    raw = tmp_path / "raw"
+    for name in ("cat", "dog"):
+        (raw / name).mkdir(parents=True)
+        for index in range(1, 12):
+            Image.new("RGB", (8, 8), (index * 20, 99 * (name == "dog"), 0)).save(
+                raw / name / f"{index}.png"
+            )
+    (raw / "cat" / "broken.jpg").write_bytes(b"")
+    (raw / "readme.txt").write_text("not an image")
+    (raw / "dog" / "7.png").write_bytes((raw / "cat" / "3.png").read_bytes())  # mislabelled
+    Image.new("CMYK", (8, 8), (1, 2, 3, 4)).save(raw / "dog" / "0.jpg")  # first in order
+    Image.new("CMYK", (8, 8), (4, 3, 2, 1)).save(raw / "cat" / "zz.jpg")  # last: not drawn
+    split = {"by": "ranges", "train": [0, 6], "validation": [6, 8], "test": [8, 10],
+             "seed": 0, "max_per_class": None}  # fmt: skip
+    names = ("quarantine", "inventory", "conflicts", "near_duplicates")
+    reports = {name: tmp_path / f"{name}.csv" for name in names}
+    caplog.set_level("INFO")
+    paths = {f"{name}_path": path for name, path in reports.items()}
+    manifest = split_dataset(raw, tmp_path / "split", tmp_path / "manifest.csv", split, **paths)
+    test = manifest[manifest["split"] == "test"].sort_values("file")
+    assert test["file"].tolist() == ["test/cat/10.png", "test/cat/9.png",
+                                     "test/dog/8.png", "test/dog/9.png"]  # fmt: skip
+    assert "train/dog/0.png" in manifest["file"].tolist()  # the CMYK JPEG, converted
+
+    inventory = pd.read_csv(reports["inventory"], dtype=str, keep_default_na=False)
+    every = sorted(p.relative_to(raw).as_posix() for p in raw.rglob("*") if p.is_file())
+    assert inventory["source"].tolist() == every  # each file once
+    status = inventory.set_index("source")
+    assert status.loc["dog/0.jpg", ["status", "file", "reason"]].tolist() == [
+        "converted", "train/dog/0.png", "mode CMYK"]  # fmt: skip
+    assert status.loc["cat/broken.jpg", ["status", "reason"]].tolist() == [
+        "quarantined", "empty file (0 bytes)"]  # fmt: skip
+    assert status.loc["readme.txt", ["status", "reason"]].tolist() == [
+        "ignored", "not inside a class folder"]  # fmt: skip
+    outside = status.index[status["reason"] == "outside the index ranges of dataset.split"]
+    assert sorted(outside) == ["cat/11.png", "cat/zz.jpg", "dog/10.png", "dog/11.png"]
+    assert status["status"].value_counts().to_dict() == {
+        "used": 19, "ignored": 5, "converted": 1, "quarantined": 1}  # fmt: skip
+
+    quarantine = pd.read_csv(reports["quarantine"])
+    assert quarantine.values.tolist() == [["cat/broken.jpg", "cat", "empty file (0 bytes)"]]
+    conflicts = pd.read_csv(reports["conflicts"])
+    assert sorted(conflicts["file"]) == ["train/cat/3.png", "validation/dog/7.png"]
+    assert pd.read_csv(reports["near_duplicates"]).empty
+    assert "left out cat/broken.jpg: empty file (0 bytes)" in caplog.text
+    assert "1 image(s) converted to RGB PNG" in caplog.text  # not the one left undrawn
+    assert f"every file under {raw}: 19 used, 1 converted, 1 quarantined, 5 ignored" in (
+        caplog.text
+    )

@@ -148,9 +148,9 @@ def split_dataset(
             "every file left out and why. Fix or remove those classes."
         )
     converted = usable[usable["convert"] != ""]
-    if len(converted):
-        log.info("%d image(s) converted to RGB PNG (CMYK, RGBA, 16-bit, ...)", len(converted))
     images = assign_splits(usable, split)
+    if drawn := int((images["convert"] != "").sum()):  # those left undrawn are not written
+        log.info("%d image(s) converted to RGB PNG (CMYK, RGBA, 16-bit, ...)", drawn)
     not_drawn = usable[~usable["source"].isin(set(images["source"]))]
     reason = NOT_DRAWN[split["by"]]
     ignored = pd.concat([ignored, not_drawn[["source"]].assign(reason=reason)])
