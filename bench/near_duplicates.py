@@ -75,7 +75,7 @@ def main() -> None:
         f'| scipy `cdist(metric="hamming")` on unpacked bits, the same | {scipy:.3f} |',
         f"| `near_pairs`, {TEST:,} test x {OTHER:,} | {whole:.2f} |",
         "",
-        f"**scipy / near_pairs: {scipy / ours:.0f}x** on the same pairs; the whole "
+        f"**scipy / near_pairs: {scipy / ours:.0f}x** on the same distances; the whole "
         f"comparison takes {whole:.1f} s, once per split step.",
     ]
     write_section("near_duplicates", lines)

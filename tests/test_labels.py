@@ -313,3 +313,34 @@ def test_a_listing_names_up_to_eight_entries(tmp_path):
     assert _listing(tmp_path) == "a/, f0, f1, f2, f3, f4, f5, f6, ..."
     (tmp_path / "f7").unlink()
     assert _listing(tmp_path) == "a/, f0, f1, f2, f3, f4, f5, f6"
+
+
+def test_list_labelled_accounts_for_every_entry_under_the_top_with_its_reason(tmp_path):
+    """Under a root (images/), with things beside it: each entry is listed once, as an
+    image with its class or as ignored with why; Snakemake's own mark is neither."""
+    from ablate.data.labels import IGNORED_COLUMNS, SNAKEMAKE_MARK, list_labelled
+
+    top = tmp_path / "top"
+    for name in ("cat", "NA"):
+        image(top / "images" / name / "0.png", 10)
+        image(top / "images" / name / "1.png", 20)
+    (top / "images" / "notes.txt").write_text("beside the class folders")
+    (top / "LICENSE").write_text("outside the root")
+    (top / "images" / "cat" / ".DS_Store").write_text("")
+    (top / "images" / "cat" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (top / SNAKEMAKE_MARK).write_text("")
+    images, ignored = list_labelled(top, {"from": "folders", "root": "./images/"})
+    assert images.columns[:2].tolist() == ["source", "class"]
+    assert images[["source", "class"]].values.tolist() == [
+        ["images/NA/0.png", "NA"], ["images/NA/1.png", "NA"],
+        ["images/cat/0.png", "cat"], ["images/cat/1.png", "cat"],
+    ]  # fmt: skip
+    assert images["class"].map(type).eq(str).all() and images.index.tolist() == [0, 1, 2, 3]
+    assert ignored.columns.tolist() == IGNORED_COLUMNS
+    assert ignored.values.tolist() == [
+        ["LICENSE", "outside images/"],  # the root as written: ./images/
+        ["images/cat/.DS_Store", "hidden"],
+        ["images/cat/gone.png", f"broken symbolic link to {tmp_path / 'nowhere.png'}"],
+        ["images/notes.txt", "not inside a class folder"],
+    ]
+    assert ignored.index.tolist() == [0, 1, 2, 3]

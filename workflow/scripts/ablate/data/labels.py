@@ -53,7 +53,7 @@ def list_labelled(top: str | Path, labels: Mapping[str, Any]) -> tuple[pd.DataFr
         elif entry.path.startswith(prefix):
             files.append(entry.path.removeprefix(prefix))
         else:
-            ignored.append({"source": entry.path, "reason": f"outside {labels['root']}/"})
+            ignored.append({"source": entry.path, "reason": f"outside {prefix}"})
     labeller: Labeller = LABELS.get(labels["from"])
     table, also_ignored = labeller(files, top, root, labels)
     if table.empty:
