@@ -290,6 +290,18 @@ def test_a_single_class_folder_is_refused_under_its_root(tmp_path):
     )
 
 
+def test_a_single_class_folder_at_the_top_names_no_root(tmp_path):
+    from ablate.data.labels import check_class_folders
+
+    (tmp_path / "odd:name" / "cat").mkdir(parents=True)  # a colon in the folder's name
+    with pytest.raises(ValueError) as error:
+        check_class_folders("dir:odd:name", FOLDERS, tmp_path)
+    assert str(error.value).endswith(
+        "a classifier needs at least two classes, found only 'cat'; add class folders or "
+        "point dataset.labels.root at the folder that holds them."
+    )
+
+
 def test_only_a_dir_source_with_class_folders_is_looked_at_before_the_download(tmp_path):
     from ablate.data.labels import check_class_folders
 

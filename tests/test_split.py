@@ -193,8 +193,49 @@ def test_every_file_is_accounted_for_once_in_the_reports_of_the_split(tmp_path, 
     conflicts = pd.read_csv(reports["conflicts"])
     assert sorted(conflicts["file"]) == ["train/cat/3.png", "validation/dog/7.png"]
     assert pd.read_csv(reports["near_duplicates"]).empty
-    assert "left out cat/broken.jpg: empty file (0 bytes)" in caplog.text
-    assert "1 image(s) converted to RGB PNG" in caplog.text  # not the one left undrawn
-    assert f"every file under {raw}: 19 used, 1 converted, 1 quarantined, 5 ignored" in (
-        caplog.text
+    logged = [record.getMessage() for record in caplog.records if record.name.startswith("ablate")]
+    assert logged == [
+        "left out cat/broken.jpg: empty file (0 bytes)",
+        "1 image(s) converted to RGB PNG (CMYK, RGBA, 16-bit, ...)",  # not the undrawn one
+        "conflicting labels: 2 image(s) have the same bytes as an image of another class "
+        "(1 distinct images); see conflicting_labels.csv",
+        f"every file under {raw}: 19 used, 1 converted, 1 quarantined, 5 ignored",
+    ]  # fmt: skip
+    # the files hold the tables alone, no index column
+    columns = {name: pd.read_csv(path).columns.tolist() for name, path in reports.items()}
+    assert columns["inventory"] == ["source", "status", "class", "split", "file", "reason"]
+    assert columns["quarantine"] == ["source", "class", "reason"]
+    assert columns["conflicts"] == ["sha256", "file", "class", "split"]
+    assert columns["near_duplicates"][0] == "test_file"
+    manifest_columns = pd.read_csv(tmp_path / "manifest.csv").columns.tolist()
+    assert manifest_columns == ["file", "class", "split", "sha256", "width", "height"]
+
+
+def class_folders(top: Path, sizes: dict[str, int]) -> None:
+    """``sizes[name]`` small PNGs in each class folder under ``top``, all different."""
+    for number, (name, count) in enumerate(sizes.items()):
+        (top / name).mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            pixel = (index * 9, number * 40, 0)
+            Image.new("RGB", (8, 8), pixel).save(top / name / f"{index}.png")
+
+
+def test_a_class_too_small_for_a_split_is_named(tmp_path):
+    class_folders(tmp_path / "raw", {"cat": 20, "dog": 3})
+    with pytest.raises(ValueError) as error:
+        split_dataset(tmp_path / "raw", tmp_path / "split", tmp_path / "m.csv", by_fractions(0))
+    assert str(error.value) == (
+        "split 'validation' has no images of class(es) ['dog']; give those classes more "
+        "images or change dataset.split."
     )
+
+
+def test_the_pixel_limit_of_the_split_settings_is_the_one_applied(tmp_path):
+    class_folders(tmp_path / "raw", {"cat": 10, "dog": 10})
+    Image.new("RGB", (30, 20), (1, 2, 3)).save(tmp_path / "raw" / "cat" / "large.png")
+    split = {**by_fractions(0), "max_pixels": 500}  # dataset.max_pixels
+    split_dataset(tmp_path / "raw", tmp_path / "split", tmp_path / "m.csv", split,
+                  quarantine_path=tmp_path / "q.csv")  # fmt: skip
+    quarantine = pd.read_csv(tmp_path / "q.csv")
+    assert quarantine["source"].tolist() == ["cat/large.png"]
+    assert "600 pixels, over dataset.max_pixels (500)" in quarantine.loc[0, "reason"]
