@@ -159,7 +159,8 @@ def test_every_file_is_accounted_for_once_in_the_reports_of_the_split(tmp_path, 
     (raw / "cat" / "broken.jpg").write_bytes(b"")
     (raw / "readme.txt").write_text("not an image")
     (raw / "dog" / "7.png").write_bytes((raw / "cat" / "3.png").read_bytes())  # mislabelled
-    Image.new("CMYK", (8, 8), (1, 2, 3, 4)).save(raw / "dog" / "0.jpg")  # first in order
+    frames = [Image.new("CMYK", (8, 8), (level, 2, 3, 4)) for level in (1, 99)]
+    frames[0].save(raw / "dog" / "0.tif", save_all=True, append_images=frames[1:])  # first
     Image.new("CMYK", (8, 8), (4, 3, 2, 1)).save(raw / "cat" / "zz.jpg")  # last: not drawn
     split = {"by": "ranges", "train": [0, 6], "validation": [6, 8], "test": [8, 10],
              "seed": 0, "max_per_class": None}  # fmt: skip
@@ -171,14 +172,15 @@ def test_every_file_is_accounted_for_once_in_the_reports_of_the_split(tmp_path, 
     test = manifest[manifest["split"] == "test"].sort_values("file")
     assert test["file"].tolist() == ["test/cat/10.png", "test/cat/9.png",
                                      "test/dog/8.png", "test/dog/9.png"]  # fmt: skip
-    assert "train/dog/0.png" in manifest["file"].tolist()  # the CMYK JPEG, converted
+    assert "train/dog/0.png" in manifest["file"].tolist()  # the CMYK TIFF, converted
 
     inventory = pd.read_csv(reports["inventory"], dtype=str, keep_default_na=False)
     every = sorted(p.relative_to(raw).as_posix() for p in raw.rglob("*") if p.is_file())
     assert inventory["source"].tolist() == every  # each file once
     status = inventory.set_index("source")
-    assert status.loc["dog/0.jpg", ["status", "file", "reason"]].tolist() == [
-        "converted", "train/dog/0.png", "mode CMYK"]  # fmt: skip
+    assert status.loc["dog/0.tif", ["status", "file", "reason"]].tolist() == [
+        "converted", "train/dog/0.png",
+        "format TIFF is converted for TensorFlow; mode CMYK; animated (2 frames)"]  # fmt: skip
     assert status.loc["cat/broken.jpg", ["status", "reason"]].tolist() == [
         "quarantined", "empty file (0 bytes)"]  # fmt: skip
     assert status.loc["readme.txt", ["status", "reason"]].tolist() == [
