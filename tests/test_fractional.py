@@ -4,6 +4,7 @@ scorer (accuracy a known function of the factors plus noise) lets them recover."
 
 import itertools
 import re
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -260,6 +261,70 @@ def test_resolution_3_main_effects_carry_their_aliased_interaction_and_say_so():
                       abs=2 / IMAGES)
     )  # fmt: skip
     assert re.fullmatch(r"f\d( = -?f\d:f\d){3}", aliased["aliases"].iloc[0])
+
+
+def test_interactions_clear_of_every_main_effect_are_reported_the_others_not():
+    """2^(5-2) at resolution 3: f0:f1 is some main effect's alias, four pairs are clear."""
+    effects = effects_of(scored_runs(design(5, resolution=3), additive), 5)
+    pairs = effects[effects["term"] == "interaction"]
+    clear = [("f1", "f2"), ("f1", "f4"), ("f2", "f3"), ("f3", "f4")]
+    assert list(zip(pairs["factor_a"], pairs["factor_b"], strict=True)) == clear
+    # every column filled in, the comparison's too
+    assert effects[["prob_improvement", "verdict_reason", "p_value"]].notna().all().all()
+    undecided = effects[effects["verdict"] == "undecided"]
+    assert undecided["seeds_needed"].notna().all() and len(undecided) > 0
+
+
+def test_an_interaction_interval_may_reach_beyond_one():
+    """An interaction contrast lies in [-2, 2]: a full reversal (right only where both or
+    neither factor is on) is +2, and its interval is not cut at 1."""
+    cells = design(2, "full")
+    runs = scored_runs(cells, lambda lv: float((lv["f0"] == "hi") == (lv["f1"] == "hi")),
+                       noise=0.02)  # fmt: skip
+    pair = effects_of(runs, 2).query("term == 'interaction'").iloc[0]
+    assert pair["estimate"] == pytest.approx(2.0, abs=0.05)
+    assert pair["ci_high"] > 1.5 and pair["ci_low"] < pair["estimate"] < pair["ci_high"]
+
+
+def test_partial_aliases_are_listed_up_to_four_and_summed_up_beyond():
+    third = Fraction(1, 3)
+    few = [(("f1", "f2"), third), (("f3",), -third), (("f4", "f5"), third), (("f6",), third)]
+    assert fractional._partly(few) == "partly f1:f2 (+1/3), f3 (-1/3), f4:f5 (+1/3), f6 (+1/3)"
+    many = [*few, (("f7", "f8"), -Fraction(1, 5)), (("f2", "f9"), third)]
+    assert fractional._partly(many) == (
+        "partly 2 main effects and 4 two-factor interactions (|r| <= 1/3)"
+    )
+    assert fractional._partly([(t, r) for t, r in many if len(t) == 1] * 3) == (
+        "partly 6 main effects (|r| <= 1/3)"
+    )
+
+
+def test_designs_that_cannot_be_built_say_what_to_do():
+    with pytest.raises(ValueError) as error:
+        fractional.fractional_signs(1, 3)
+    assert str(error.value) == "a fraction needs at least two factors; use design 'full'"
+    with pytest.raises(ValueError) as error:
+        fractional.screening_signs(1)
+    assert str(error.value) == "a screening design needs at least two factors; use design 'full'"
+    assert fractional.screening_signs(2).shape == (4, 2)
+    with pytest.raises(ValueError) as error:
+        fractional.screening_signs(27)  # 28 runs: not a size pyDOE builds
+    assert str(error.value) == (
+        "pyDOE has no Plackett-Burman design for 27 factors (it builds 4, 8, 12, 16, 20, 24, "
+        "32, 40, 48 ... runs for up to one factor fewer); leave a factor out or use design "
+        "'fractional'"
+    )
+
+
+def test_orthogonal_means_plus_minus_one_balanced_columns_at_right_angles():
+    half = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]])
+    assert fractional.is_orthogonal(half)
+    assert not fractional.is_orthogonal(np.empty((0, 2), int))
+    assert not fractional.is_orthogonal(half * 2)  # not a two-level coding
+    same = np.array([[1, 1], [1, 1], [-1, -1], [-1, -1]])  # balanced, but one contrast
+    assert not fractional.is_orthogonal(same)
+    # at right angles and summing to 0 over the whole, but each column unbalanced (2, -2)
+    assert not fractional.is_orthogonal(np.array([[1, 1], [1, -1], [-1, -1], [1, -1]]))
 
 
 def test_a_screening_design_recovers_main_effects_and_reports_no_interactions():
