@@ -57,6 +57,17 @@ def test_deep_merge_with_empty_patch_is_a_copy():
     assert deep_merge(BASE, None) is not BASE
 
 
+def test_a_merged_setting_shares_nothing_with_the_base_or_the_patch():
+    base = {"model": {"name": "m", "filters": [4, 8]}, "augmentation": []}
+    patch = {"augmentation": [{"name": "random_flip"}], "model": {"head": {"units": 8}}}
+    merged = deep_merge(base, patch)
+    merged["model"]["filters"].append(16)
+    merged["augmentation"][0]["mode"] = "vertical"
+    merged["model"]["head"]["units"] = 4
+    assert base == {"model": {"name": "m", "filters": [4, 8]}, "augmentation": []}
+    assert patch == {"augmentation": [{"name": "random_flip"}], "model": {"head": {"units": 8}}}
+
+
 def test_cell_name_is_readable_and_path_safe():
     name = cell_name({"augmentation": "geometric", "regularization": "dropout"})
     assert name == "augmentation-geometric__regularization-dropout"
@@ -449,3 +460,104 @@ def test_the_split_and_labels_are_the_same_params_written_out_or_left_to_default
         "labels": {"from": "split_lists", "lists": {"train": "a.txt", "test": "b.txt"}},
     })).dataset  # fmt: skip
     assert listed.labels["suffix"] == "" and listed.split["by"] == "lists"
+
+
+QUOTE = "; quote it as written, e.g. '{}', in factors, baseline and cells alike."
+BOOLEAN = "a boolean (unquoted on/off/yes/no/true/false)"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"factors": {"aug": {True: {}, "x": {}}}},
+         f"config key 'factors.aug': YAML reads the level name on as {BOOLEAN}"
+         + QUOTE.format("on")),
+        ({"factors": {"aug": {None: {}}}},
+         "config key 'factors.aug': YAML reads the level name null as null" + QUOTE.format("null")),
+        ({"factors": {1.5: {"a": {}}}},
+         "config key 'factors': YAML reads the factor name 1.5 as the number 1.5"
+         + QUOTE.format("1.5")),
+        ({"factors": {False: {"a": {}}}},
+         f"config key 'factors': YAML reads the factor name off as {BOOLEAN}"
+         + QUOTE.format("off")),
+        ({"factors": {"aug": {"a": {}}}, "baseline": {"aug": False}},
+         f"config key 'baseline.aug': YAML reads the level name off as {BOOLEAN}"
+         + QUOTE.format("off")),
+        ({"factors": {"aug": {"a": {}}}, "cells": [{"aug": "a"}, {"aug": 2}]},
+         "config key 'cells[1].aug': YAML reads the level name 2 as the number 2"
+         + QUOTE.format("2")),
+        ({"factors": {"aug": {"a": {}}}, "cells": [{None: "a"}]},
+         "config key 'cells[0]': YAML reads the factor name null as null" + QUOTE.format("null")),
+        ({"factors": {"aug": {"a": {}}}, "baseline": {"aug": False}, "cells": [{"aug": "a"}]},
+         f"config key 'baseline.aug': YAML reads the level name off as {BOOLEAN}"
+         + QUOTE.format("off")),
+    ],
+    ids=["level-on", "level-null", "factor-number", "factor-off", "baseline", "cell-level",
+         "cell-factor", "baseline-and-cells"],
+)  # fmt: skip
+def test_names_yaml_reads_as_other_types_are_named_where_they_stand(config, message):
+    from ablate.design import check_level_names
+
+    with pytest.raises(ConfigError) as error:
+        check_level_names(config)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda d: d.check_design_keys({"resolution": 4}),
+         "config key 'resolution': only with design 'fractional', not 'full'; remove it or set "
+         "design: fractional."),
+        (lambda d: d.check_design_keys({"design": "fractional"}),
+         "config key 'resolution': design 'fractional' needs resolution 3, 4 or 5 (3: fewest "
+         "runs, main effects aliased with interactions; 5: none aliased)."),
+        (lambda d: d.expand_design(THREE, "fractional", d.baseline_levels(THREE, {}), None, 4),
+         "config key 'factors.a': design 'fractional' needs exactly two levels per factor, 'a' "
+         "has 3 (x, y, z); split it into two-level factors or use design 'full'."),
+        (lambda d: d.expand_design(THREE, "list", d.baseline_levels(THREE, {}), [], None),
+         "config key 'cells': design 'list' needs at least one cell."),
+        (lambda d: d.expand_design(THREE, "nosuch", d.baseline_levels(THREE, {}), None, None),
+         "config key 'design': unknown design 'nosuch'; use full, one-at-a-time, list, "
+         "fractional, screening."),
+        (lambda d: d.seed_rounds({"min": 2, "max": 4, "step": 2}, "base", ["other"]),
+         "config key 'seeds': adaptive seeds compare every cell with the baseline cell 'base', "
+         "which this design leaves out; give a list of seeds, or a design that includes the "
+         "baseline (key 'baseline' chooses it)."),
+    ],
+    ids=["resolution-full", "resolution-missing", "three-levels", "empty-list", "design",
+         "no-baseline"],
+)  # fmt: skip
+def test_design_mistakes_say_what_to_do(call, message):
+    import ablate.design
+
+    with pytest.raises(ConfigError) as error:
+        call(ablate.design)
+    assert str(error.value) == message
+
+
+THREE = {"a": {"x": {}, "y": {}, "z": {}}, "b": {"p": {}, "q": {}}}
+
+
+def test_names_are_checked_only_where_the_schema_will_find_mappings():
+    from ablate.design import check_level_names
+
+    check_level_names({"factors": {"aug": None, "b": [True]}, "cells": [None]})  # the schema's
+
+
+@pytest.mark.parametrize(
+    ("factors", "message"),
+    [({"aug": {"a": {}, "b": {}}, "reg": {"x": {}}},
+      "config key 'baseline.augm': no factor named 'augm'; factors are: aug, reg."),
+     ({}, "config key 'baseline.augm': no factor named 'augm'; factors are: none.")],
+)  # fmt: skip
+def test_a_baseline_naming_an_unknown_factor_lists_the_factors(factors, message):
+    with pytest.raises(ConfigError) as error:
+        baseline_levels(factors, {"augm": "a"})
+    assert str(error.value) == message
+
+
+def test_adaptive_seeds_with_min_equal_to_max_are_one_round():
+    from ablate.design import seed_rounds
+
+    assert seed_rounds({"min": 2, "max": 2, "step": 1}, "base", ["base"]) == [[1, 2]]
