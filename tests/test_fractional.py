@@ -356,6 +356,46 @@ def test_balanced_but_confounded_cells_get_no_effects():
     assert effects.empty and list(effects.columns) == EFFECT_COLUMNS
 
 
+def test_a_three_level_factor_in_an_orthogonal_looking_list_gets_no_effects():
+    """Coded baseline-or-not, f0's three levels (lo, hi, top) and f1 look balanced and at
+    right angles; but 'not lo' mixes two levels, so there is no main effect to report."""
+    cells = [{"f0": "lo", "f1": "lo"}, {"f0": "hi", "f1": "hi"}, {"f0": "top", "f1": "lo"},
+             {"f0": "lo", "f1": "hi"}]  # fmt: skip
+    effects = effects_of(scored_runs(cells, additive), 2)
+    assert effects.empty
+
+
+def test_a_two_factor_fraction_is_the_full_two_by_two():
+    assert len(design(2, resolution=3)) == 4
+
+
+def test_level_means_skip_left_out_combinations_and_cells_without_a_finished_seed():
+    from ablate.results.effects import level_means
+
+    cells = [
+        {"f0": "lo", "f1": "lo"},
+        {"f0": "hi", "f1": "lo"},
+        {"f0": "top", "f1": "lo"},
+        {"f0": "lo", "f1": "hi"},
+        {"f0": "hi", "f1": "mid"},
+    ]  # one at a time, plus one
+    runs = scored_runs(cells, lambda lv: 0.7)
+    runs.loc[runs["cell"] == cell_name({"f0": "hi", "f1": "mid"}), "status"] = "failed"
+    means = level_means(runs, ["f0", "f1"], outcomes_of(runs))
+    pairs = means[means["term"] == "pair"]
+    assert list(zip(pairs["level_a"], pairs["level_b"], strict=True)) == [
+        ("lo", "lo"),
+        ("lo", "hi"),
+        ("hi", "lo"),
+        ("top", "lo"),
+    ]  # not (hi, hi) nor (hi, mid)
+    levels = means[means["term"] == "level"]
+    # f0 = hi and f1 = mid take in the failed cell: no seed that all their cells finished
+    assert list(zip(levels["factor_a"], levels["level_a"], strict=True)) == [
+        ("f0", "lo"), ("f0", "top"), ("f1", "lo"), ("f1", "hi")]  # fmt: skip
+    assert (means["n_seeds"] == len(SEEDS)).all()
+
+
 def test_comparisons_with_an_absent_baseline_are_undecided_with_a_reason():
     runs = scored_runs(design(7, resolution=3), additive)
     baseline = cell_name(dict.fromkeys(factors(7), "lo"))
