@@ -365,6 +365,13 @@ def test_a_three_level_factor_in_an_orthogonal_looking_list_gets_no_effects():
     assert effects.empty
 
 
+def test_effects_need_a_seed_that_every_cell_finished():
+    runs = scored_runs(design(2, "full"), additive)
+    runs.loc[runs["cell"] == runs["cell"].iloc[-1], "status"] = "failed"
+    effects = effects_of(runs, 2)
+    assert effects.empty and list(effects.columns) == EFFECT_COLUMNS  # effects.csv's header
+
+
 def test_a_two_factor_fraction_is_the_full_two_by_two():
     assert len(design(2, resolution=3)) == 4
 
