@@ -97,8 +97,8 @@ def _factor_columns(runs: pd.DataFrame) -> list[str]:
 def cell_statistics(
     runs: pd.DataFrame, factors: Sequence[str], metrics: Sequence[str] = METRICS
 ) -> pd.DataFrame:
-    """Per cell (first-appearance order): its successful (``n``), failed and not yet run
-    seeds, and mean, std and t interval over seeds of each metric."""
+    """Per cell (first-appearance order): how many of its seeds succeeded (``n``), failed
+    and have no result yet, and mean, std and t interval over seeds of each metric."""
     factors = list(factors)
     columns = ["cell", *factors, "n", "failed", "not_run"]
     for metric in metrics:
