@@ -183,9 +183,10 @@ def test_wrong_checksum_leaves_nothing_behind(server, tmp_path):
     with pytest.raises(DownloadError) as caught:
         download(url, destination, wrong, backoff=0)
 
-    message = str(caught.value)
-    assert wrong in message and sha256(data) in message
-    assert "dataset.sha256" in message and url in message
+    assert str(caught.value) == (
+        f"{url}: SHA-256 mismatch: expected {wrong}, got {sha256(data)}. Check dataset.sha256 "
+        "in the config, or the URL."
+    )
     assert not destination.exists()
     assert not Path(f"{destination}.part").exists()
 
@@ -550,6 +551,15 @@ def test_format_is_detected_by_content_not_name(tmp_path):
     extract(archive, tmp_path / "raw")
 
     assert tree(tmp_path / "raw") == FILES
+
+
+def test_an_extraction_is_logged(tmp_path, caplog):
+    archive = build(tmp_path, "tar.gz")
+    caplog.set_level(logging.INFO, logger="ablate.data.archives")
+    extract(archive, tmp_path / "raw")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"extracted {archive} into {tmp_path / 'raw'}"
+    ]
 
 
 def test_existing_target_is_not_touched_and_stale_staging_is_replaced(tmp_path):

@@ -9,6 +9,7 @@ def test_interval_text_leaves_out_undefined_bounds():
     assert interval(0.91234, 0.9, 0.92) == "0.912 [0.900, 0.920]"
     assert interval(0.5, float("nan"), float("nan")) == "0.500"
     assert interval(float("nan"), 0.1, 0.2) == ""
+    assert interval(0.5, float("nan"), 0.6) == interval(0.5, 0.4, float("nan")) == "0.500"
 
 
 def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
@@ -38,7 +39,7 @@ def test_summary_digest_puts_accuracy_difference_and_warnings_side_by_side():
     assert digest["P(improvement)"].tolist() == ["", "0.75"]
     assert digest.loc[1, "seed advice"].startswith("about 6 seeds")
     assert digest["warnings"].tolist() == ["", "failed"]
-    assert digest["failed"].tolist() == [0, 1]
+    assert digest["failed"].tolist() == [0, 1] and digest["seeds ok"].tolist() == [3, 2]
     assert "no result yet" not in digest  # a finished study: nothing left to run
     summary.loc[0, "not_run"] = 2  # a partial look: two seeds of the baseline to come
     assert summary_digest(summary, ["a"])["no result yet"].tolist() == [2, 0]
@@ -63,5 +64,28 @@ def test_html_page_escapes_text_and_marks_flagged_and_baseline_rows(tmp_path):
     assert '<tr class="baseline"><td class="text">&lt;b&gt;x' in page
     assert '<tr class="flagged"><td class="text">y</td><td class="number"></td>' in page
     assert ">0.1235<" in page
+    assert page.startswith("<!DOCTYPE html>\n<html><head><meta charset='utf-8'>")
+    assert (
+        '<thead><tr><th class="text">cell</th><th class="number">accuracy</th></tr></thead>' in page
+    )
+    assert "<tbody><tr" in page and "</tr><tr" in page  # rows one after the other
+    assert "No rows." not in page
     write_html(table.iloc[:0], path, "Empty", "")
-    assert "No rows." in path.read_text()
+    assert "</p><p><em>No rows.</em></p><table>" in path.read_text()  # before the header
+
+
+def test_long_texts_may_wrap_short_ones_not():
+    from ablate.results.tables import _kind
+
+    assert _kind(pd.Series(["x" * 61])) == "text wrap"
+    assert _kind(pd.Series(["x" * 60, "y"])) == "text"
+    assert _kind(pd.Series([1.5, 2.0])) == "number"
+
+
+def test_a_text_page_shows_the_text_as_it_is(tmp_path):
+    from ablate.results.tables import write_text_page
+
+    write_text_page("study: <s>\n  a: 1\n", tmp_path / "c.html", "Config", "As run.")
+    page = (tmp_path / "c.html").read_text()
+    assert "<title>Config</title>" in page and "<h1>Config</h1>" in page
+    assert "<p class='note'>As run.</p><pre>study: &lt;s&gt;\n  a: 1\n</pre></body>" in page
