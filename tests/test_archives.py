@@ -376,6 +376,11 @@ UNSAFE_TARS = {
         "data/passwd",
     ),
     "symlink-up": (tar_member("data/up", type=tarfile.SYMTYPE, linkname="../../x"), "data/up"),
+    "symlink-parent": (tar_member("data/p", type=tarfile.SYMTYPE, linkname="../.."), "data/p"),
+    "symlink-backslash": (
+        tar_member("data/w", type=tarfile.SYMTYPE, linkname="..\\..\\x"),
+        "data/w",
+    ),
     "hardlink-up": (tar_member("data/hard", type=tarfile.LNKTYPE, linkname="../x"), "data/hard"),
     "fifo": (tar_member("data/fifo", type=tarfile.FIFOTYPE), "data/fifo"),
     "device": (tar_member("data/dev", type=tarfile.CHRTYPE), "data/dev"),
@@ -393,6 +398,7 @@ UNSAFE_ZIPS = {
     "absolute": EVIL_ABSOLUTE,
     "drive": "C:\\evil",
     "backslash": "\\evil",
+    "dotdot-backslash": "data\\..\\..\\evil",
     "symlink-up": zip_symlink("data/up"),
     "fifo": zip_fifo("data/fifo"),
 }
@@ -405,6 +411,9 @@ REASONS = {
     "backslash": "absolute path",
     "symlink-absolute": "symlink to '/etc/passwd' points outside the target",
     "symlink-up": "symlink to '../../x' points outside the target",
+    "symlink-parent": "symlink to '../..' points outside the target",
+    "symlink-backslash": "symlink to '..\\\\..\\\\x' points outside the target",
+    "dotdot-backslash": "'..' in path",
     "hardlink-up": "hard link to '../x' points outside the target",
     "fifo": "device, fifo or other special file",
     "device": "device, fifo or other special file",
@@ -551,6 +560,15 @@ def test_format_is_detected_by_content_not_name(tmp_path):
     extract(archive, tmp_path / "raw")
 
     assert tree(tmp_path / "raw") == FILES
+
+
+def test_zip_folder_entries_are_kept(tmp_path):
+    """`zip -r` stores each folder as an entry of its own, with the folder's mode."""
+    folder = zipfile.ZipInfo("data/empty/")
+    folder.external_attr = (stat.S_IFDIR | 0o755) << 16
+    archive = write_zip(tmp_path / "dirs.zip", [(folder, b""), *FILES.items()])
+    extract(archive, tmp_path / "raw")
+    assert tree(tmp_path / "raw") == FILES and (tmp_path / "raw/data/empty").is_dir()
 
 
 def test_an_extraction_is_logged(tmp_path, caplog):

@@ -34,8 +34,16 @@ def study(tmp_path, monkeypatch):
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(CONFIG))
     jobs: list[plan.Job] = []
-    monkeypatch.setattr(plan, "dry_run", lambda workdir, config, extra=(): list(jobs))
+
+    def dry_run(workdir, config, extra=()):
+        assert (workdir, config, tuple(extra)) == (tmp_path, configfile, EXTRA)
+        return list(jobs)
+
+    monkeypatch.setattr(plan, "dry_run", dry_run)
     return configfile, jobs
+
+
+EXTRA = ("--forcerun", "train")  # more snakemake options, handed on
 
 
 def keep_params(workdir: Path, cell: str, seed: int, **changes) -> None:
@@ -66,6 +74,8 @@ def test_differences_name_each_changed_setting_by_its_path():
         "model.head: (unset) -> 8",
     ]
     assert plan.differences(old, old) == []
+    assert plan.differences({"a": {"b": 1}}, {"a": 5}) == ["a: {'b': 1} -> 5"]
+    assert plan.differences({1: "x", "b": 2}, {1: "y", "b": 2}) == ["1: x -> y"]  # mixed keys
 
 
 def test_past_seconds_take_the_last_try_of_each_finished_train_job(tmp_path):
@@ -79,34 +89,39 @@ def test_past_seconds_take_the_last_try_of_each_finished_train_job(tmp_path):
 
 def test_the_plan_says_why_each_train_job_runs_and_how_long_they_take(study, tmp_path):
     configfile, jobs = study
-    keep_params(tmp_path, NONE, 1, epochs=3)  # ran with 3 epochs; the config now says 2
+    keep_params(tmp_path, NONE, 1, epochs=3, batch_size=64)  # the config now says 2 and 32
     keep_params(tmp_path, NONE, 2)  # the same settings: Snakemake's reason is all there is
-    benchmark(tmp_path, NONE, 1, 60.0)
-    benchmark(tmp_path, HALF, 1, 120.0)
+    benchmark(tmp_path, NONE, 1, 120.0)
+    benchmark(tmp_path, HALF, 1, 240.0)
     jobs += [train(NONE, 1), train(NONE, 2, "Input files updated by another job"),
              train(HALF, 2), ("aggregate", {"study": "s"})]  # fmt: skip
-    assert plan.plan(tmp_path, configfile, gpus=2).splitlines() == [
+    assert plan.plan(tmp_path, configfile, gpus=2, extra=EXTRA).splitlines() == [
         "study s: 4 job(s) to run, 3 of them training",
-        f"  {NONE} seed 1: epochs: 3 -> 2",
+        f"  {NONE} seed 1: batch_size: 64 -> 32; epochs: 3 -> 2",
         f"  {NONE} seed 2: Input files updated by another job",
         f"  {HALF} seed 2: new",
-        # 60 s (its own last run) + 90 s twice (the median of runs done) = 4 min
-        "estimated training time: 4.0 min of train jobs, about 2.0 min with 2 GPU slot(s) "
+        # 120 s (its own last run) + 180 s twice (the median of runs done) = 8 min
+        "estimated training time: 8.0 min of train jobs, about 4.0 min with 2 GPU slot(s) "
         "in parallel",
     ]
     keep_params(tmp_path, NONE, 2)
     jobs[1] = train(NONE, 2)
-    assert f"  {NONE} seed 2: inputs changed" in plan.plan(tmp_path, configfile).splitlines()
+    lines = plan.plan(tmp_path, configfile, extra=EXTRA).splitlines()
+    assert f"  {NONE} seed 2: inputs changed" in lines
+    assert lines[-1].endswith("about 8.0 min with 1 GPU slot(s) in parallel")
 
 
 def test_without_any_timing_the_plan_says_so(study, tmp_path):
     configfile, jobs = study
     jobs += [train(NONE, 1), train(HALF, 1)]
-    assert plan.plan(tmp_path, configfile).splitlines()[-1] == (
+    assert plan.plan(tmp_path, configfile, extra=EXTRA).splitlines()[-1] == (
         "no finished train job yet: no time estimate"
     )
     jobs.clear()
-    assert plan.plan(tmp_path, configfile) == "study s: 0 job(s) to run, 0 of them training"
+    assert (
+        plan.plan(tmp_path, configfile, extra=EXTRA)
+        == "study s: 0 job(s) to run, 0 of them training"
+    )
 
 
 def test_an_adaptive_plan_gives_the_range_and_each_cells_state(study, tmp_path):
@@ -119,7 +134,7 @@ def test_an_adaptive_plan_gives_the_range_and_each_cells_state(study, tmp_path):
         "run lists the jobs up to the next decision",
         "no round decided yet: every cell is open",
     ]
-    for number, state in enumerate(("open", "stopped")):
+    for number, state in enumerate(("open", "stopped", "open")):  # as if re-decided
         path = tmp_path / paths.fill(paths.ROUND, study="s", round=number)
         path.parent.mkdir(parents=True, exist_ok=True)
         cells = {NONE: {"state": "open", "why": "the reference"},
@@ -128,9 +143,14 @@ def test_an_adaptive_plan_gives_the_range_and_each_cells_state(study, tmp_path):
     assert plan.adaptive_lines(resolved, tmp_path, typical=30.0) == [
         "adaptive seeds: 4 to 12 train jobs in all, 3 rounds (2 to 6 seeds per cell), about "
         "2.0 to 6.0 min of training; the dry run lists the jobs up to the next decision",
-        "after round 2: 1 cell(s) open",  # the last round decided so far
+        "after round 3: 2 cell(s) open",  # the last round decided so far
         f"  {NONE}: open (the reference)",
-        f"  {HALF}: stopped (round 1)",
+        f"  {HALF}: open (round 2)",
     ]
-    jobs.append(train(NONE, 3))
-    assert "after round 2: 1 cell(s) open" in plan.plan(tmp_path, configfile)
+    jobs.append(train(NONE, 5))
+    benchmark(tmp_path, NONE, 1, 30.0)  # the time per job of the runs done so far
+    lines = plan.plan(tmp_path, configfile, extra=EXTRA).splitlines()
+    assert lines[2].startswith("adaptive seeds: 4 to 12 train jobs in all") and (
+        "about 2.0 to 6.0 min of training" in lines[2]
+    )
+    assert lines[3] == "after round 3: 2 cell(s) open"

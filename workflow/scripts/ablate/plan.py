@@ -92,7 +92,7 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
     seconds = past_seconds(workdir, study.name)
     typical = statistics.median(seconds.values()) if seconds else None
     lines = [f"study {study.name}: {len(jobs)} job(s) to run, {len(trains)} of them training"]
-    estimate, unknown = 0.0, 0
+    estimate = 0.0
     for job in trains:
         cell, seed = job["cell"], job["seed"]
         kept = workdir / paths.fill(paths.PARAMS, study=study.name, cell=cell, seed=seed)
@@ -107,11 +107,8 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
             )
             old = yaml.safe_load(kept.read_text())
             why = differences(old, new) or [job.get("reason") or "inputs changed"]
-        guess = seconds.get((cell, seed), typical)
-        if guess is None:
-            unknown += 1
-        else:
-            estimate += guess
+        # its own last run, else the median of the runs done (none: no estimate at all)
+        estimate += seconds.get((cell, seed), typical or 0.0)
         lines.append(f"  {cell} seed {seed}: " + "; ".join(why))
     if study.adaptive:
         lines += adaptive_lines(study, workdir, typical)
@@ -121,7 +118,6 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
             lines.append(
                 f"estimated training time: {estimate / 60:.1f} min of train jobs, about "
                 f"{per_slot / 60:.1f} min with {gpus} GPU slot(s) in parallel"
-                + (f"; {unknown} job(s) without any timing yet" if unknown else "")
             )
         else:
             lines.append("no finished train job yet: no time estimate")
