@@ -49,6 +49,32 @@ localrule all:
 """
     jobs = parse_dry_run(output)
     assert [rule for rule, _ in jobs] == ["train", "decide", "all"]
+    assert jobs[0][1] == {
+        "study": "s",
+        "cell": "c",
+        "seed": "1",
+        "gpu": "1",
+        "mem_mb": "8000",
+        "reason": "Missing output files: results/s/cells/c/seed-1/model.keras",
+    }
     assert jobs[0][1]["reason"].startswith("Missing output files")
     assert jobs[0][1]["gpu"] == "1" and jobs[1][1]["round"] == "0"
     assert jobs[1][1]["reason"] == "Params have changed since last execution"
+
+
+def test_the_dry_run_parser_takes_only_job_headers_and_their_fields():
+    output = """
+reason: a field before any job is nobody's
+Job stats:
+rule train with more words:
+rule train:
+    wildcards: study=s, cell=c, seed=2
+    resources: tmpdir=/tmp/a=b, runtime=60
+    threads: 2
+    input: results/s/data/manifest.csv
+checkpoint:
+"""
+    assert parse_dry_run(output) == [
+        ("train", {"study": "s", "cell": "c", "seed": "2", "tmpdir": "/tmp/a=b",
+                   "runtime": "60", "threads": "2"}),
+    ]  # fmt: skip

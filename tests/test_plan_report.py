@@ -140,9 +140,9 @@ def test_an_adaptive_plan_gives_the_range_and_each_cells_state(study, tmp_path):
         cells = {NONE: {"state": "open", "why": "the reference"},
                  HALF: {"state": state, "why": f"round {number}"}}  # fmt: skip
         path.write_text(json.dumps({"round": number, "cells": cells}))
-    assert plan.adaptive_lines(resolved, tmp_path, typical=30.0) == [
+    assert plan.adaptive_lines(resolved, tmp_path, typical=75.0) == [
         "adaptive seeds: 4 to 12 train jobs in all, 3 rounds (2 to 6 seeds per cell), about "
-        "2.0 to 6.0 min of training; the dry run lists the jobs up to the next decision",
+        "5.0 to 15.0 min of training; the dry run lists the jobs up to the next decision",
         "after round 3: 2 cell(s) open",  # the last round decided so far
         f"  {NONE}: open (the reference)",
         f"  {HALF}: open (round 2)",
