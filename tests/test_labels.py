@@ -11,6 +11,13 @@ import pytest
 from PIL import Image
 
 from ablate.config import ConfigError, dataset_settings
+from ablate.data.labels import (
+    IGNORED_COLUMNS,
+    SNAKEMAKE_MARK,
+    _listing,
+    check_class_folders,
+    list_labelled,
+)
 from ablate.data.sources import fetch
 from ablate.data.split import split_dataset
 
@@ -239,8 +246,6 @@ FOLDERS = {"from": "folders", "root": ""}
 
 
 def test_split_folders_taken_for_classes_are_refused_with_both_ways_out(tmp_path):
-    from ablate.data.labels import check_class_folders
-
     for split in ("train", "test1"):
         for name in ("cat", "dog"):
             (tmp_path / "kaggle" / split / name).mkdir(parents=True)
@@ -258,8 +263,6 @@ def test_split_folders_taken_for_classes_are_refused_with_both_ways_out(tmp_path
 
 
 def test_split_like_folders_under_a_root_name_that_root(tmp_path):
-    from ablate.data.labels import check_class_folders
-
     for split in ("Validation", "dev"):
         (tmp_path / "data" / "images" / split).mkdir(parents=True)
     with pytest.raises(ValueError, match=r"the folders Validation, dev in images look like "
@@ -268,8 +271,6 @@ def test_split_like_folders_under_a_root_name_that_root(tmp_path):
 
 
 def test_one_split_like_name_among_classes_is_a_class(tmp_path):
-    from ablate.data.labels import check_class_folders
-
     for name in ("dev", "cat", ".git"):  # a class may be called dev; hidden folders are not
         (tmp_path / "images" / name).mkdir(parents=True)
     (tmp_path / "images" / "train").write_text("a file, not a folder")
@@ -277,8 +278,6 @@ def test_one_split_like_name_among_classes_is_a_class(tmp_path):
 
 
 def test_a_single_class_folder_is_refused_under_its_root(tmp_path):
-    from ablate.data.labels import check_class_folders
-
     (tmp_path / "data" / "images" / "cat").mkdir(parents=True)
     (tmp_path / "data" / "images" / ".cache").mkdir()
     with pytest.raises(ValueError) as error:
@@ -291,8 +290,6 @@ def test_a_single_class_folder_is_refused_under_its_root(tmp_path):
 
 
 def test_a_single_class_folder_at_the_top_names_no_root(tmp_path):
-    from ablate.data.labels import check_class_folders
-
     (tmp_path / "odd:name" / "cat").mkdir(parents=True)  # a colon in the folder's name
     with pytest.raises(ValueError) as error:
         check_class_folders("dir:odd:name", FOLDERS, tmp_path)
@@ -303,8 +300,6 @@ def test_a_single_class_folder_at_the_top_names_no_root(tmp_path):
 
 
 def test_only_a_dir_source_with_class_folders_is_looked_at_before_the_download(tmp_path):
-    from ablate.data.labels import check_class_folders
-
     (tmp_path / "one" / "cat").mkdir(parents=True)
     check_class_folders("url:https://example.org/one", FOLDERS, tmp_path)  # not fetched yet
     check_class_folders("dir:one", {"from": "file_name", "root": ""}, tmp_path)
@@ -316,8 +311,6 @@ def test_only_a_dir_source_with_class_folders_is_looked_at_before_the_download(t
 
 
 def test_a_listing_names_up_to_eight_entries(tmp_path):
-    from ablate.data.labels import _listing
-
     assert _listing(tmp_path) == "nothing"
     for index in range(8):
         (tmp_path / f"f{index}").write_text("")
@@ -330,8 +323,6 @@ def test_a_listing_names_up_to_eight_entries(tmp_path):
 def test_list_labelled_accounts_for_every_entry_under_the_top_with_its_reason(tmp_path):
     """Under a root (images/), with things beside it: each entry is listed once, as an
     image with its class or as ignored with why; Snakemake's own mark is neither."""
-    from ablate.data.labels import IGNORED_COLUMNS, SNAKEMAKE_MARK, list_labelled
-
     top = tmp_path / "top"
     for name in ("cat", "NA"):
         image(top / "images" / name / "0.png", 10)

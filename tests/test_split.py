@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from ablate.data.sources import fetch
-from ablate.data.split import SPLITS, class_names, read_manifest, split_dataset
+from ablate.data.split import SPLITS, class_names, materialise, read_manifest, split_dataset
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 
@@ -103,8 +103,6 @@ def test_manifest_columns(digits, tmp_path):
 def test_images_whose_names_meet_in_a_class_folder_are_numbered_not_overwritten(tmp_path):
     """Nested folders (cat/a/1.png, cat/b/1.png) and conversions (1.bmp -> 1.png) can give
     the same name in one split's class folder: every image keeps its own file."""
-    from ablate.data.split import materialise
-
     sources = {"cat/a/1.png": (200, 0, 0), "cat/b/1.png": (0, 200, 0), "cat/1.bmp": (0, 0, 200),
                "dog/1.png": (9, 9, 9)}  # fmt: skip
     for source, colour in sources.items():
