@@ -147,10 +147,10 @@ def split_dataset(
             f"class(es) {empty} have no readable image left in {raw_dir}; the log lists "
             "every file left out and why. Fix or remove those classes."
         )
-    converted = usable[usable["convert"] != ""]
     images = assign_splits(usable, split)
-    if drawn := int((images["convert"] != "").sum()):  # those left undrawn are not written
-        log.info("%d image(s) converted to RGB PNG (CMYK, RGBA, 16-bit, ...)", drawn)
+    converted = images[images["convert"] != ""]  # those left undrawn are not written
+    if len(converted):
+        log.info("%d image(s) converted to RGB PNG (CMYK, RGBA, 16-bit, ...)", len(converted))
     not_drawn = usable[~usable["source"].isin(set(images["source"]))]
     reason = NOT_DRAWN[split["by"]]
     ignored = pd.concat([ignored, not_drawn[["source"]].assign(reason=reason)])
