@@ -7,7 +7,7 @@ CORES ?= 4
 
 STAMP := $(VENV)/.installed-$(TF)
 
-.PHONY: run test lint mutate clean
+.PHONY: run test lint mutate gpu-check clean
 
 run: $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=1
@@ -18,6 +18,17 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules && $(VENV)/bin/snakemake --lint
+
+# Every GPU path once, on a machine with an NVIDIA GPU (bench/gpu_check.py; at most 8 min):
+# the gpu tests, the input pipeline at 224x224, a CIFAR-sized study with mixed precision
+# and XLA. It looks for the GPU before it installs the CUDA build of TensorFlow into
+# $(GPU_VENV); figures go to docs/benchmarks.md, the log to results/gpu-check/.
+GPU_VENV ?= .venv-gpu
+gpu-check:
+	@nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || { echo "gpu-check: no NVIDIA GPU here \
+	(nvidia-smi lists none); run it on a machine with one." >&2; exit 2; }
+	$(MAKE) --no-print-directory VENV=$(GPU_VENV) TF=gpu $(GPU_VENV)/.installed-gpu
+	$(GPU_VENV)/bin/python bench/gpu_check.py
 
 # Mutation testing ([tool.mutmut] in pyproject.toml; not in CI) of the modules that need no
 # TensorFlow, or of some: make mutate MUTANTS='ablate.results.checks*'. It runs in a staged

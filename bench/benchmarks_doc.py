@@ -11,13 +11,15 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
-def write_section(name: str, lines: list[str]) -> None:
-    """Replace benchmark ``name``'s section (or append it) with ``lines``."""
+def write_section(name: str, lines: list[str], document: Path | None = None) -> None:
+    """Replace benchmark ``name``'s section (or append it) with ``lines``, in
+    docs/benchmarks.md or in ``document``."""
+    document = document or BENCHMARKS
     start, end = markers(name)
     section = "\n".join([start, *lines, end])
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
+    text = document.read_text() if document.exists() else "# Benchmarks\n"
     if start in text:
         text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
+    document.write_text(text)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+APT_LOCK = "/var/lock/ablate-tests-apt.lock"  # shared with tests/slurm/cluster.sh
 
 
 def ensure_chromium() -> None:
@@ -25,9 +26,10 @@ def ensure_chromium() -> None:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         pytest.skip("the report test needs Debian's chromium and chromium-driver")
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium",
-               "chromium-driver"]  # fmt: skip
-    for command in (["apt-get", "update", "-qq"], install):
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+               "-o", "DPkg::Lock::Timeout=600", "chromium", "chromium-driver"]  # fmt: skip
+    # One apt at a time: the SLURM tests may install slurm-wlm beside us (cluster.sh).
+    for command in (["flock", APT_LOCK, "apt-get", "update", "-qq"], ["flock", APT_LOCK, *install]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
             pytest.fail(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")

@@ -6,6 +6,7 @@ import copy
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ def default_config() -> dict[str, Any]:
 
 
 def tiny_config(**overrides: Any) -> dict[str, Any]:
-    """The default study shrunk to seconds: 12 images per class, 16x16, two epochs."""
+    """The default study shrunk to seconds: 12 images per class, 16x16, two epochs, one
+    thread per train job."""
     config = default_config()
     config["study"] = "tiny"
     config["dataset"].update(image_size=[16, 16], max_per_class=12)
@@ -35,13 +37,21 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     config["design"] = "one-at-a-time"
     config["baseline"] = {}
     config["seeds"] = [1, 2]
+    # One thread per train job: such tiny models gain nothing from a second, and two jobs
+    # then train side by side on `--cores 2`.
+    config["resources"] = {"cpus": 1}
     config.update(overrides)
     return config
 
 
 def adaptive_config(**overrides: Any) -> dict[str, Any]:
-    """A tiny adaptive study (seeds 2, then 1 more while undecided): the baseline, a level
-    that cannot learn (clearly worse) and one that only nudges training randomness."""
+    """A tiny adaptive study (seeds 2, then 1 more while undecided) whose rounds go the
+    same way on any machine: the baseline; a level that cannot learn, worse by a margin
+    that any CPU reaches (about 0.8 in accuracy, its accuracy fixed by its seeded initial
+    weights); and a level whose every run diverges (its loss NaN in epoch 1 for certain),
+    so that no seed is ever shared with the baseline and it stays undecided to the last
+    round. One thread per train job, as under SLURM (tests/test_slurm.py compares the two).
+    """
     config = tiny_config(study="adaptive", design="one-at-a-time",
                          baseline={"variant": "baseline"},
                          seeds={"min": 2, "max": 3, "step": 1})  # fmt: skip
@@ -53,11 +63,11 @@ def adaptive_config(**overrides: Any) -> dict[str, Any]:
         "variant": {
             "baseline": {},
             "frozen": {"optimizer": {"learning_rate": 1.0e-7}},
-            "nudged": {"model": {"dropout": 0.01}},
+            "runaway": {"optimizer": {"name": "sgd", "learning_rate": float("inf")}},
         }
     }
-    # No futility stop: the look-alike trains through every round (futility would stop it
-    # after the first; tests/test_sequential.py tests that rule).
+    config["resources"] = {"cpus": 1, "mem_mb": 1000, "runtime": 10, "runtime_growth": 2}
+    # No futility stop (tests/test_sequential.py tests that rule).
     config["checks"] = {"futility": 0.0}
     config.update(overrides)
     return config
@@ -101,9 +111,42 @@ def run_study(workdir: Path, config: dict[str, Any]) -> Path:
     return workdir
 
 
+def holding(mark: Path, after_epoch: int) -> dict[str, str]:
+    """The environment in which the first train job to finish ``after_epoch`` writes
+    ``mark`` and waits there to be killed (tests/hooks/sitecustomize.py)."""
+    hooks = str(REPO / "tests" / "hooks")
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([hooks, os.environ.get("PYTHONPATH", "")]),
+        "ABLATE_TEST_HOLD_AFTER_EPOCH": str(after_epoch),
+        "ABLATE_TEST_HOLD_MARK": str(mark),
+    }
+
+
+def wait_for_mark(mark: Path, process: subprocess.Popen, timeout: float = 600) -> None:
+    """Until a held train job has written ``mark``; fails if ``process`` ends first (the
+    timeout bounds a hang; it is not a condition of any test)."""
+    deadline = time.monotonic() + timeout
+    while not mark.exists():
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"snakemake ended before a train job was held:\n{output[-5000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no train job was held within {timeout} s")
+        time.sleep(0.2)
+
+
 def planned_jobs(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards, threads and resources) of every job in a dry run's output."""
     return parse_dry_run(result.stdout + result.stderr)
+
+
+@pytest.fixture(scope="session")
+def adaptive_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny adaptive study run to its end on this machine (tests/test_adaptive.py reads
+    it; tests/test_slurm.py compares the same study submitted to SLURM with it)."""
+    return run_study(tmp_path_factory.mktemp("adaptive"), adaptive_config())
 
 
 def gpu_count() -> int:
@@ -125,9 +168,39 @@ def gpu_count() -> int:
     return len(indices)
 
 
+# pytest-xdist (`-n auto`, pyproject.toml) sends each group of tests to one worker: by
+# default a module, so that its module fixtures (a study's run) are made once; modules
+# that read one session fixture share a group, so that it is made once too (and the SLURM
+# test cluster is started by one worker only).
+SHARED_GROUPS = {"test_adaptive": "adaptive", "test_slurm": "adaptive"}
+# The longest groups start first, so that the last to finish is a short one (from
+# pytest's --durations; docs/benchmarks.md, "Test suite time"). The rest keep their order.
+LONGEST_FIRST = ["test_default_study", "adaptive", "test_studies", "test_workflow",
+                 "test_gpu_check", "test_resume", "test_plan", "test_sources_workflow"]  # fmt: skip
+
+
+def test_group(path: str | Path) -> str:
+    module = Path(path).stem
+    return SHARED_GROUPS.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's scope scheduling with our groups as the scopes (its own `loadgroup` marks
+    rename test ids, which pytest 9.2 no longer lets a plugin do)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid.split("::", 1)[0])
+
+    return GroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`gpu` tests run only where TensorFlow has a GPU; `no_gpu` tests (which assume
-    TensorFlow sees none) only where it has none."""
+    """The longest test groups first. `gpu` tests run only where TensorFlow has a GPU;
+    `no_gpu` tests (which assume TensorFlow sees none) only where it has none."""
+    rank = {group: position for position, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(test_group(item.path), len(rank)))
     gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
     cpu_tests = [item for item in items if item.get_closest_marker("no_gpu")]
     if not gpu_tests and not cpu_tests:

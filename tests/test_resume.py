@@ -4,28 +4,21 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pandas as pd
 import pytest
-from conftest import snakemake, snakemake_command, tiny_config, write_config
+from conftest import holding, snakemake, snakemake_command, tiny_config, wait_for_mark, write_config
 
 CELL = "augmentation-none__regularization-none"
-EPOCHS = 12
+EPOCHS = 6
+KILLED_AFTER = 3
 
 
 def resume_config():
-    """One cell, all 1,797 digits at 32x32: epochs long enough to kill one mid-run."""
+    """One cell of the tiny study, one seed, long enough to be killed mid-run."""
     config = tiny_config(design="list", cells=[{}], seeds=[1])
-    config["dataset"].update(max_per_class=None, image_size=[32, 32])
     config["base"]["epochs"] = EPOCHS
-    config["base"]["model"].update(filters=[16, 32], dense_units=32)
     return config
-
-
-def finished_epochs(history):
-    """Rows of a history CSV that Keras is still writing (header first, then one per epoch)."""
-    return max(0, len(history.read_text().splitlines()) - 1) if history.exists() else 0
 
 
 def run_folder(workdir):
@@ -51,50 +44,44 @@ def validation_loss(workdir):
 def test_a_killed_train_job_resumes_and_keeps_the_best_epoch_over_both_runs(tmp_path):
     killed = tmp_path / "killed"
     write_config(killed, resume_config())
-    progress = killed / "results" / "tiny" / "state" / CELL / "seed-1" / "history.csv"
+    # The train job is held once it has finished epoch 3 (tests/hooks/sitecustomize.py),
+    # so the kill lands there on any machine, however fast.
+    mark = tmp_path / "held"
     process = subprocess.Popen(
         snakemake_command(killed, "--cores", "2", "--resources", "gpu=1"),
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=holding(mark, KILLED_AFTER),
     )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while finished_epochs(progress) < 3:
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the train job ended before it could be killed")
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)  # snakemake and its job, like a power cut
-    process.wait()
+    try:
+        wait_for_mark(mark, process)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # snakemake and its job, like a power cut
+        process.wait()
     assert not (run_folder(killed) / "model.keras").exists()
 
     snakemake(killed, "--unlock")
     snakemake(killed, "--cores", "2", "--resources", "gpu=1", "--show-failed-logs")
     summary = json.loads((run_folder(killed) / "train.json").read_text())
     history = pd.read_csv(run_folder(killed) / "history.csv")
-    assert summary["resumed_after_epoch"] >= 2
+    assert summary["resumed_after_epoch"] == KILLED_AFTER
     log = killed / "results" / "tiny" / "logs" / "train" / CELL / "seed-1.log"
-    assert f"resuming after epoch {summary['resumed_after_epoch']}" in log.read_text()
-    # Epochs counted from 1, as Keras prints them; no gap, no duplicate.
+    assert f"resuming after epoch {KILLED_AFTER}" in log.read_text()
+    # Epochs counted from 1, as Keras prints them; no gap, no duplicate; the columns of
+    # any run (CSVLogger's, in its sorted order).
     assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert list(history.columns) == [
+        "epoch", "accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"
+    ]  # fmt: skip
+    assert history.notna().all().all()
     assert summary["epochs_run"] == EPOCHS
     # The kept checkpoint is the best of all epochs, before and after the restart.
     assert summary["best_epoch"] == history.loc[history["val_loss"].idxmin(), "epoch"]
     assert summary["best_val_loss"] == pytest.approx(history["val_loss"].min())
     # ... and model.keras is that epoch's checkpoint: on the validation split it gives
     # the best epoch's val_loss again (tests/test_training.py checks this for a kill
-    # before the best epoch, where a lost best-so-far would keep a worse one).
+    # after the best epoch, where a lost best-so-far would keep a worse one).
     assert validation_loss(killed) == pytest.approx(summary["best_val_loss"], rel=1e-4)
     # The state is cleared once the outputs exist, with its now empty cell and study folders.
     assert not (killed / "results" / "tiny" / "state").exists()
-
-    uninterrupted = tmp_path / "uninterrupted"
-    write_config(uninterrupted, resume_config())
-    snakemake(uninterrupted, "--cores", "2", "--resources", "gpu=1")
-    reference = pd.read_csv(run_folder(uninterrupted) / "history.csv")
-    assert list(reference.columns) == list(history.columns)
-    assert reference["epoch"].tolist() == history["epoch"].tolist()
-    runs = [
-        pd.read_csv(folder / "results" / "tiny" / "runs.csv")
-        for folder in (killed, tmp_path / "uninterrupted")
-    ]
-    for table in runs:
-        assert table.loc[0, "test_accuracy"] > 0.9
+    runs = pd.read_csv(killed / "results" / "tiny" / "runs.csv")
+    assert runs["status"].tolist() == ["ok"] and runs["test_accuracy"].between(0, 1).all()

@@ -120,14 +120,22 @@ def manifest(workdir: Path, config: dict[str, Any]) -> pd.DataFrame:
     return pd.read_csv(workdir / "results" / config["study"] / "data" / "manifest.csv")
 
 
+# The fewest images that still split: two training images per class, half of them
+# carved out for validation (one per class), one test image per class.
+FEWEST = {"validation": 0.5, "seed": 0}
+
+
 def test_s1_smoke_run_on_a_stanford_dogs_stand_in(tmp_path):
-    prepare_tfds("stanford_dogs", tmp_path / "tfds", {"train": 7, "test": 1})
+    prepare_tfds("stanford_dogs", tmp_path / "tfds", {"train": 2, "test": 1})
     config = smoke(
-        load("s1-stanford-dogs"), {"tfds_data_dir": str(tmp_path / "tfds"), "image_size": [32, 32]}
+        load("s1-stanford-dogs"),
+        {"tfds_data_dir": str(tmp_path / "tfds"), "image_size": [32, 32], "split": FEWEST},
     )
     runs = run_smoke(tmp_path / "run", config)
     assert (runs["test_images"] == 120).all()  # the official test split, one per class
-    assert manifest(tmp_path / "run", config)["class"].nunique() == 120
+    split = manifest(tmp_path / "run", config).groupby("split")["class"]
+    assert split.nunique().to_dict() == {"test": 120, "train": 120, "validation": 120}
+    assert split.size().to_dict() == {"test": 120, "train": 120, "validation": 120}
 
 
 def test_s2_smoke_run_on_a_kaggle_archive_stand_in(tmp_path):
@@ -165,14 +173,14 @@ def test_s3_smoke_run_on_a_folder_of_class_folders(tmp_path):
 
 
 def test_s4_smoke_run_on_a_food101_archive_stand_in(tmp_path):
-    archive = food101_tar(tmp_path)
+    archive = food101_tar(tmp_path, train=2, test=1)
     with serve_folder(tmp_path) as url:
         config = smoke(
             load("s4-food101-resnet20"),
-            {"source": f"url:{url}/{archive.name}", "sha256": sha256(archive)},
+            {"source": f"url:{url}/{archive.name}", "sha256": sha256(archive), "split": FEWEST},
         )
         runs = run_smoke(tmp_path / "run", config)
-    assert (runs["test_images"] == 202).all()  # meta/test.txt: 2 per class
+    assert (runs["test_images"] == 101).all()  # meta/test.txt: 1 per class
     assert manifest(tmp_path / "run", config)["class"].nunique() == 101
 
 

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -44,6 +45,72 @@ def train(split, folder, seed=1, **overrides):
     return summary, pd.read_csv(folder / "history.csv")
 
 
+class Scripted:
+    """A callback that runs before ablate's own: it replaces each epoch's validation
+    metrics with fixed numbers (so which epoch is best is certain, whatever the CPU's
+    kernels make of the run) and keeps a copy of the weights at the end of each epoch (to
+    tell which epoch a kept model.keras is). Keras counts epochs from 0; after a resume it
+    goes on counting where the run stopped."""
+
+    def __init__(self, val_loss, val_accuracy):
+        import keras
+
+        self.val_loss, self.val_accuracy, self.weights = val_loss, val_accuracy, {}
+        scripted = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                logs["val_loss"] = scripted.val_loss[epoch]
+                logs["val_accuracy"] = scripted.val_accuracy[epoch]
+                scripted.weights[epoch + 1] = [w.copy() for w in self.model.get_weights()]
+
+        self.callback = Callback()
+
+    def epoch_of(self, path):
+        """The epoch (from 1) whose weights the model saved at ``path`` holds."""
+        import keras
+
+        kept = keras.models.load_model(path).get_weights()
+        found = [
+            epoch
+            for epoch, weights in self.weights.items()
+            if all(np.array_equal(a, b) for a, b in zip(kept, weights, strict=True))
+        ]
+        assert len(found) == 1, f"model.keras matches epochs {found}"
+        return found[0]
+
+
+def poison_weights(epoch):
+    """A callback that sets the first layer's kernel to NaN after the first batch of
+    ``epoch`` (from 0), so that the next batch's loss is NaN for certain."""
+    import keras
+
+    class Poison(keras.callbacks.Callback):
+        poisoned = False
+
+        def on_epoch_begin(self, current, logs=None):
+            self.current = current
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.current == epoch and not self.poisoned:
+                kernel = self.model.trainable_variables[0]
+                kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+                self.poisoned = True
+
+    return Poison()
+
+
+def with_callbacks(monkeypatch, first=(), last=()):
+    """Run train_cell with ``first`` before its own callbacks and ``last`` after them (after
+    the epoch backup)."""
+    from ablate.train import training
+
+    own = training.callbacks
+    monkeypatch.setattr(
+        training, "callbacks", lambda *args, **kwargs: [*first, *own(*args, **kwargs), *last]
+    )
+
+
 def test_same_seed_same_metrics_twice(split, tmp_path):
     augmentation = [{"name": "random_rotation", "factor": 0.05}]
     first = train(split, tmp_path / "a", augmentation=augmentation)
@@ -65,17 +132,22 @@ def test_early_stopping_ends_the_run_and_records_epochs(split, tmp_path):
     assert summary["status"] == "ok" and summary["splits_read"] == ["train", "validation"]
 
 
-def test_a_nan_loss_records_a_failed_run_with_its_reason(split, tmp_path, caplog):
+def test_a_nan_loss_records_a_failed_run_with_its_reason(split, tmp_path, caplog, monkeypatch):
     import keras
 
-    summary, history = train(split, tmp_path, optimizer={"name": "sgd", "learning_rate": 1e12})
+    poison_in_epoch_2 = poison_weights(epoch=1)  # Keras counts from 0
+    with_callbacks(monkeypatch, last=[poison_in_epoch_2])
+    summary, history = train(split, tmp_path, optimizer={"name": "sgd", "learning_rate": 0.01})
+    assert poison_in_epoch_2.poisoned
     assert summary["status"] == "failed"
-    assert "loss became NaN in epoch" in summary["reason"]
+    assert "loss became NaN in epoch 2" in summary["reason"]
     assert "run failed: training loss became NaN" in caplog.text
     recorded = json.loads((tmp_path / "train.json").read_text())
     assert recorded == summary and recorded["epochs_run"] == len(history)
     assert yaml.safe_load((tmp_path / "params.yaml").read_text())["optimizer"]["name"] == "sgd"
-    keras.models.load_model(tmp_path / "model.keras")  # the model as it stood, readable
+    # The kept model is the checkpoint of epoch 1, before the weights were poisoned.
+    kept = keras.models.load_model(tmp_path / "model.keras").get_weights()
+    assert all(np.isfinite(weights).all() for weights in kept)
     assert not (tmp_path / "state").exists()
 
 
@@ -106,26 +178,68 @@ def test_mixing_smoothing_and_cosine_schedule_train_end_to_end(split, tmp_path):
     assert params["early_stopping"] is None  # defaults are written out too
 
 
-def replay_reduce_lr_on_plateau(accuracies, initial, factor, min_delta=1e-4):
-    """The rates Keras' ReduceLROnPlateau (patience 0, mode max) gives each epoch."""
-    rates, rate, best = [], initial, -math.inf
-    for accuracy in accuracies:
-        rates.append(rate)
-        if accuracy - min_delta > best:
-            best = accuracy
-        else:
-            rate *= factor
-    return rates
-
-
-def test_reduce_lr_on_plateau_lowers_the_rate_after_each_epoch_without_improvement(split, tmp_path):
+def test_reduce_lr_on_plateau_lowers_the_rate_after_each_epoch_without_improvement(
+    split, tmp_path, monkeypatch
+):
+    # val_accuracy rises, falls, rises, stays: no improvement after epochs 2 and 4
+    scripted = Scripted(val_loss=[1.0] * 4, val_accuracy=[0.5, 0.4, 0.6, 0.6])
+    with_callbacks(monkeypatch, first=[scripted.callback])
     _, history = train(
         split, tmp_path, epochs=4, optimizer={"name": "adam", "learning_rate": 0.01},
         reduce_lr_on_plateau={"patience": 0, "factor": 0.5}, monitor="val_accuracy",
     )  # fmt: skip
-    expected = replay_reduce_lr_on_plateau(history["val_accuracy"], 0.01, 0.5)
-    assert history["learning_rate"].tolist() == pytest.approx(expected)
-    assert expected[-1] < 0.01  # the seed's run has a plateau: the rate was really lowered
+    # The rate logged for an epoch is the one it trained with; a plateau halves the next.
+    assert history["learning_rate"].tolist() == pytest.approx([0.01, 0.01, 0.005, 0.005])
+
+
+def test_kept_checkpoint_under_val_accuracy_is_the_most_accurate_epoch(
+    split, tmp_path, monkeypatch
+):
+    # The most accurate epoch (3) is neither the one with the lowest loss (4) nor the last.
+    scripted = Scripted(val_loss=[2.0, 1.5, 1.1, 0.7, 0.9, 1.0],
+                        val_accuracy=[0.3, 0.6, 0.9, 0.5, 0.7, 0.8])  # fmt: skip
+    with_callbacks(monkeypatch, first=[scripted.callback])
+    summary, history = train(
+        split, tmp_path, epochs=6, optimizer={"name": "adam", "learning_rate": 0.05},
+        monitor="val_accuracy",
+    )  # fmt: skip
+    assert history["val_accuracy"].tolist() == scripted.val_accuracy
+    assert summary["best_epoch"] == 3
+    assert summary["best_val_accuracy"] == 0.9 and summary["best_val_loss"] == 1.1
+    assert scripted.epoch_of(tmp_path / "model.keras") == 3
+
+
+class Killed(BaseException):
+    """Stands in for a kill: not an Exception, so train_cell does not handle it."""
+
+
+def test_a_run_killed_after_an_epoch_resumes_and_keeps_the_best_checkpoint_of_both_parts(
+    split, tmp_path, monkeypatch
+):
+    import keras
+
+    settings = {"epochs": 6, "optimizer": {"name": "adam", "learning_rate": 0.1}}
+    # Best before the kill (epoch 2); the resumed epochs 5 and 6 beat every other epoch
+    # but that one, so a resume that forgot the best so far would keep epoch 6.
+    scripted = Scripted(val_loss=[1.0, 0.5, 0.9, 0.95, 0.7, 0.6], val_accuracy=[0.5] * 6)
+
+    def kill_after_epoch_4(epoch, logs):
+        if epoch == 3:  # Keras counts from 0
+            raise Killed
+
+    kill = keras.callbacks.LambdaCallback(on_epoch_end=kill_after_epoch_4)
+    with monkeypatch.context() as patch:
+        with_callbacks(patch, first=[scripted.callback], last=[kill])
+        with pytest.raises(Killed):
+            train(split, tmp_path, **settings)
+    assert not (tmp_path / "model.keras").exists()
+    with_callbacks(monkeypatch, first=[scripted.callback])
+    summary, history = train(split, tmp_path, **settings)
+    assert summary["resumed_after_epoch"] == 4
+    assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert history["val_loss"].tolist() == scripted.val_loss
+    assert summary["best_epoch"] == 2 and summary["best_val_loss"] == 0.5
+    assert scripted.epoch_of(tmp_path / "model.keras") == 2
 
 
 def evaluate_kept_model(split, folder):
@@ -140,62 +254,6 @@ def evaluate_kept_model(split, folder):
     return loss, accuracy
 
 
-def test_kept_checkpoint_under_val_accuracy_is_the_most_accurate_epoch(split, tmp_path):
-    summary, history = train(
-        split, tmp_path, epochs=6, optimizer={"name": "adam", "learning_rate": 0.05},
-        monitor="val_accuracy",
-    )  # fmt: skip
-    best = history.loc[history["val_accuracy"].idxmax()]  # the first of equals
-    # This seed's run tells the monitors apart: the most accurate epoch is neither the
-    # one with the lowest loss nor the last.
-    assert best["epoch"] != history.loc[history["val_loss"].idxmin(), "epoch"]
-    assert best["epoch"] != history["epoch"].iloc[-1]
-    assert summary["best_epoch"] == best["epoch"]
-    loss, accuracy = evaluate_kept_model(split, tmp_path)
-    assert accuracy == pytest.approx(best["val_accuracy"])
-    assert loss == pytest.approx(best["val_loss"], rel=1e-4)
-
-
-class Killed(BaseException):
-    """Stands in for a kill: not an Exception, so train_cell does not handle it."""
-
-
-def with_extra_callback(monkeypatch, extra):
-    """Run train_cell with ``extra`` after its own callbacks (after the epoch backup)."""
-    from ablate.train import training
-
-    own = training.callbacks
-    monkeypatch.setattr(
-        training, "callbacks", lambda *args, **kwargs: [*own(*args, **kwargs), extra]
-    )
-
-
-def test_a_run_killed_after_an_epoch_resumes_and_keeps_the_best_checkpoint_of_both_parts(
-    split, tmp_path, monkeypatch
-):
-    import keras
-
-    settings = {"epochs": 6, "optimizer": {"name": "adam", "learning_rate": 0.1}}
-
-    def kill_after_epoch_4(epoch, logs):
-        if epoch == 3:  # Keras counts from 0
-            raise Killed
-
-    with monkeypatch.context() as patch:
-        with_extra_callback(patch, keras.callbacks.LambdaCallback(on_epoch_end=kill_after_epoch_4))
-        with pytest.raises(Killed):
-            train(split, tmp_path, **settings)
-    assert not (tmp_path / "model.keras").exists()
-    summary, history = train(split, tmp_path, **settings)
-    assert summary["resumed_after_epoch"] == 4
-    assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
-    best = history.loc[history["val_loss"].idxmin()]
-    # This seed's run is best before the kill: the resumed part must not replace it.
-    assert best["epoch"] <= 4 and summary["best_epoch"] == best["epoch"]
-    loss, _ = evaluate_kept_model(split, tmp_path)
-    assert loss == pytest.approx(best["val_loss"], rel=1e-4)
-
-
 @pytest.fixture(scope="module")
 def out_of_memory_in_epoch_2(split, tmp_path_factory):
     """A run whose second epoch fails as a GPU allocation does: ResourceExhaustedError."""
@@ -208,7 +266,7 @@ def out_of_memory_in_epoch_2(split, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("oom")
     with pytest.MonkeyPatch.context() as patch:
-        with_extra_callback(patch, keras.callbacks.LambdaCallback(on_epoch_begin=exhaust))
+        with_callbacks(patch, last=[keras.callbacks.LambdaCallback(on_epoch_begin=exhaust)])
         summary, history = train(split, folder, epochs=3)
     return folder, summary, history
 

@@ -18,14 +18,16 @@ CONF=/etc/slurm
 STATE=/var/lib/ablate-slurm
 LOGS=/var/log/ablate-slurm
 MARK="Written by ablate's tests/slurm/cluster.sh"
+APT_LOCK=/var/lock/ablate-tests-apt.lock
 
 install() {
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
         return
     fi
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq slurm-wlm munge >/dev/null
+    # One apt at a time: the report test may install chromium beside us (tests/browser.py).
+    flock "$APT_LOCK" apt-get update -qq
+    flock "$APT_LOCK" apt-get install -y -qq -o DPkg::Lock::Timeout=600 slurm-wlm munge >/dev/null
 }
 
 ours() {  # the configuration in place is this script's (or there is none)

@@ -1,7 +1,8 @@
-"""Test hook for train jobs under SLURM (tests/test_slurm.py): with ABLATE_TEST_HOLD_AFTER_EPOCH=N
-and ABLATE_TEST_HOLD_MARK=FILE in the environment, the first train job to finish epoch N
-(its backup written) creates FILE and waits there until it is cancelled, so that the test
-cancels it at a known point instead of racing it. Later jobs see FILE and do not wait.
+"""Test hook for train jobs (tests/test_slurm.py, tests/test_resume.py; conftest.holding):
+with ABLATE_TEST_HOLD_AFTER_EPOCH=N and ABLATE_TEST_HOLD_MARK=FILE in the environment, the
+first train job to finish epoch N (its backup written) creates FILE and waits there until
+it is cancelled or killed, so that the test stops it at a known point instead of racing
+it. Later jobs see FILE and do not wait.
 
 Loaded by Python at start-up from PYTHONPATH (as every sitecustomize is); it only patches
 ablate.train.training once a process imports it, so nothing else is slowed down.
