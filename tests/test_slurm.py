@@ -181,7 +181,11 @@ def test_the_cluster_writes_what_a_local_run_writes_with_the_same_training(submi
     }
     assert files["slurm"] == files["local"]
     resumed = "adaptive/cells/{}/seed-{}".format(*run_of(cancelled))
-    histories = [Path(f).parent.as_posix() for f in files["local"] if f.endswith("/history.csv") and "/cells/" in f]
+    histories = [
+        Path(f).parent.as_posix()
+        for f in files["local"]
+        if f.endswith("/history.csv") and "/cells/" in f
+    ]
     assert resumed in histories and len(histories) == 8
     columns = ["loss", "val_loss", "val_accuracy"]
     for run in histories:
