@@ -80,17 +80,21 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="the output of an earlier run to compare")
     parser.add_argument("--before-label", default="an earlier commit", help="what --before ran")
     parser.add_argument("--keep", type=Path, help="clone into this folder and keep it")
+    parser.add_argument("--now", type=Path, help="read this run's log instead of running")
     args = parser.parse_args()
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.ref],
                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    output, wall = fresh_clone_run(args.ref, args.keep)
+    if args.now is None:
+        output, wall = fresh_clone_run(args.ref, args.keep)
+        how = f"on a fresh clone of {commit}: {minutes(wall)} in all with the install of `.venv`"
+    else:  # a run made elsewhere (e.g. `make test` in a working tree), read from its log
+        output, how = args.now.read_text(), f"read from {args.now.name} ({commit})"
     now = parse(output)
     lines = [
-        "## Test suite time on a fresh clone (`bench/suite_time.py`)",
+        "## Test suite time (`bench/suite_time.py`)",
         "",
-        f"`CI=true bash .ci/run` (= `make test`) on a fresh clone of {commit}, measured "
-        f"{date.today()} on {platform.machine()}, {os.cpu_count()} cores, no GPU: "
-        f"{minutes(wall)} in all with the install of `.venv`; pytest: `{now.closing}`.",
+        f"`CI=true bash .ci/run` (= `make test`) {how}; measured {date.today()} on "
+        f"{platform.machine()}, {os.cpu_count()} cores, no GPU. pytest: `{now.closing}`.",
     ]
     runs = {"now": now}
     if args.before is not None:

@@ -63,7 +63,9 @@ def adaptive_config(**overrides: Any) -> dict[str, Any]:
         "variant": {
             "baseline": {},
             "frozen": {"optimizer": {"learning_rate": 1.0e-7}},
-            "runaway": {"optimizer": {"name": "sgd", "learning_rate": float("inf")}},
+            # Keys in sorted order: describe's params keep a level patch's key order as
+            # written, so test_adaptive's sort_keys reorder would rerun it (noted defect).
+            "runaway": {"optimizer": {"learning_rate": float("inf"), "name": "sgd"}},
         }
     }
     config["resources"] = {"cpus": 1, "mem_mb": 1000, "runtime": 10, "runtime_growth": 2}
