@@ -170,7 +170,7 @@ def test_the_baseline_stops_once_no_cell_is_open():
 ACCURACY = {
     "none": [0.900, 0.904, 0.902, 0.898, 0.903, 0.899, 0.901, 0.905],
     "heavy": [0.700, 0.704, 0.702, 0.698, 0.703, 0.699, 0.701, 0.705],  # 20 points worse
-    "mild": [0.887, 0.892, 0.886, 0.890, 0.889, 0.888, 0.891, 0.887],  # 1.25 points worse
+    "mild": [0.876, 0.880, 0.877, 0.873, 0.878, 0.874, 0.876, 0.880],  # 2.5 points worse
     "same": [0.905, 0.895, 0.907, 0.893, 0.896, 0.908, 0.894, 0.906],
 }
 
@@ -196,8 +196,10 @@ def test_decide_round_compares_the_open_cells_at_the_looks_level_and_keeps_the_r
     assert first["alpha"] == pytest.approx(nominal_alphas(LOOKS)[0])
     cells = first["cells"]
     assert cells["reg-heavy"]["verdict"] == WORSE and cells["reg-heavy"]["state"] == STOPPED
-    # mild is worse at 0.05 already, but not at this look's level: it trains on.
-    plain = compare_with_baseline(runs, BASE, outcomes_of(runs), MIN_EFFECT).set_index("cell")
+    # mild is worse at 0.05 already (compared alone), but not at this look's level: it
+    # trains on.
+    alone = runs[runs["cell"].isin([BASE, "reg-mild"])]
+    plain = compare_with_baseline(alone, BASE, outcomes_of(alone), MIN_EFFECT).set_index("cell")
     assert plain.loc["reg-mild", "verdict"] == WORSE
     assert cells["reg-mild"]["verdict"] == UNDECIDED and "threshold" in cells["reg-mild"]["why"]
     assert sorted(first["next"]) == sorted(["reg-mild", "reg-same", BASE])

@@ -37,6 +37,7 @@ with log_to(snakemake.log[0]) as log:
         conflicting_labels=read_table(snakemake.input.conflicting_labels),
     )
     min_effect = params.checks["min_effect"]
+    multiplicity = params.checks["multiplicity"]
     # An adaptive study: every cell's state after its last round (ablate.results.sequential)
     rounds = (
         json.loads(Path(snakemake.input.rounds[-1]).read_text())["cells"]
@@ -44,8 +45,9 @@ with log_to(snakemake.log[0]) as log:
         else None
     )
     summary = summarise(runs, params.factors, params.baseline, outcomes, min_effect, warnings,
-                        rounds=rounds, looks=params.looks)  # fmt: skip
-    effects = factor_effects(runs, params.factors, params.baseline_levels, outcomes, min_effect)
+                        rounds=rounds, looks=params.looks, multiplicity=multiplicity)  # fmt: skip
+    effects = factor_effects(runs, params.factors, params.baseline_levels, outcomes, min_effect,
+                             multiplicity)  # fmt: skip
     level_means = effects_module.level_means(runs, params.factors, outcomes)
     runs.to_csv(output.runs, index=False)
     summary.to_csv(output.summary, index=False)
@@ -68,6 +70,7 @@ if verdicts:
     print(
         f"ablate: study {snakemake.wildcards.study}, test accuracy against the baseline "
         f"(verdicts with min_effect {min_effect:g}; details in {output.summary}):",
+        f"  rule: {statistics.family_rule(summary)}",
         *(f"  {line}" for line in verdicts),
         sep="\n",
         file=sys.stderr,

@@ -102,6 +102,7 @@ class Checks(_Record):
     divergence_gap: float
     min_effect: float  # differences within +/- this are "no difference"
     futility: float  # adaptive seeds: stop an undecided cell below this conditional power
+    multiplicity: str = "holm"  # "holm": a study-wide 5 % false-verdict rate; "none"
 
 
 @dataclasses.dataclass(frozen=True)

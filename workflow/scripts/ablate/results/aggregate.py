@@ -81,13 +81,15 @@ def summarise(
     warnings: pd.DataFrame | None = None,
     rounds: Mapping[str, Mapping[str, Any]] | None = None,
     looks: Sequence[int] = (),
+    multiplicity: str = statistics.HOLM,
 ) -> pd.DataFrame:
     """Per cell: mean, std and 95 % interval of each summarised value (over seeds and test
     images for test accuracy and macro F1), the paired comparison of test accuracy with the
     baseline with its verdict, and the cell's warnings. For an adaptive study, ``rounds``
     is every cell's state after the last round (ablate.results.sequential) and ``looks``
     the seeds after each round: a cell's verdict is taken at the level of the look that
-    stopped it, and the summary says how many rounds it trained and why it stopped."""
+    stopped it, and the summary says how many rounds it trained and why it stopped.
+    ``multiplicity`` (checks.multiplicity) is the family rule of a fixed design's verdicts."""
     summary = statistics.cell_statistics(runs, factors)
     summary = statistics.with_test_set_intervals(summary, outcomes)
     summary.insert(0, "study", runs["study"].iloc[0] if len(runs) else "")
@@ -97,7 +99,8 @@ def summarise(
         alphas = sequential.stop_alphas(rounds, looks)
         last_look = (looks[-1], sequential.nominal_alphas(looks)[-1])
     compared = statistics.compare_with_baseline(runs, baseline, outcomes, min_effect, factors,
-                                                alphas=alphas, last_look=last_look)  # fmt: skip
+                                                alphas=alphas, last_look=last_look,
+                                                multiplicity=multiplicity)  # fmt: skip
     compared = compared.drop(columns=[f for f in factors if f in compared]).set_index("cell")
     compared.columns = [f"vs_baseline_{column}" for column in compared.columns]
     summary = summary.join(compared, on="cell")

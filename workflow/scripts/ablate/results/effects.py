@@ -28,12 +28,13 @@ import pandas as pd
 
 from ablate import fractional
 from ablate.results.outcomes import Outcomes, stream
-from ablate.results.statistics import cell_levels
-from ablate.results.verdicts import cell_interval, compare
+from ablate.results.statistics import HOLM, cell_levels, family, per_seed_table
+from ablate.results.intervals import cell_interval
 
 EFFECT_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "reference",
-                  "n_seeds", "estimate", "ci_low", "ci_high", "p_value", "prob_improvement",
-                  "verdict", "verdict_reason", "seeds_needed", "aliases"]  # fmt: skip
+                  "n_seeds", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted",
+                  "prob_improvement", "verdict", "verdict_reason", "seeds_needed", "aliases",
+                  "rule"]  # fmt: skip
 MEAN_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "n_seeds", "mean",
                 "ci_low", "ci_high"]  # fmt: skip
 
@@ -90,11 +91,14 @@ def factor_effects(
     baseline_levels: Mapping[str, str],
     outcomes: Outcomes,
     min_effect: float,
+    multiplicity: str = HOLM,
 ) -> pd.DataFrame:
     """Main effects and two-factor interactions of a full-factorial grid against the
-    baseline levels, with verdicts. Empty (with the columns) when there are no factors, the
-    grid is not full or lacks a baseline level. For main effects factor_b and level_b are
-    None. Two-level fractions of a grid get main effects, the interactions clear of them and
+    baseline levels, with verdicts: the effects are one family (their seed variance pooled
+    over the grid's cells and, under ``multiplicity`` "holm", their verdicts adjusted
+    together, apart from the comparisons with the baseline). Empty (with the columns) when
+    there are no factors, the grid is not full or lacks a baseline level. For main effects
+    factor_b and level_b are None. Two-level fractions of a grid get main effects, the interactions clear of them and
     their aliases (see the module's docstring); a full grid's aliases are empty."""
     factors = list(factors)
     cells = cell_levels(runs, factors)
@@ -114,14 +118,17 @@ def factor_effects(
     def mean(fixed: Mapping[str, str]) -> np.ndarray:
         return _mean(outcomes, _with_levels(cells, fixed), seeds)
 
-    rows = []
+    terms, pairs, bounds, weights = [], [], [], []
     for factor in factors:
         base = baseline_levels[factor]
         for level in levels[factor]:
             if level != base:
-                result = compare(mean({factor: level}), mean({factor: base}), min_effect)
-                rows.append(_row("main", (factor, level), (None, None), f"vs {factor}={base}",
-                                 result, aliases.get((factor,), "")))  # fmt: skip
+                terms.append(("main", (factor, level), (None, None), f"vs {factor}={base}",
+                              aliases.get((factor,), "")))  # fmt: skip
+                pairs.append((mean({factor: level}), mean({factor: base})))
+                bounds.append((-1.0, 1.0))
+                # each side the mean of its cells: weights +-1/k over 2k cells
+                weights.append(2 / len(_with_levels(cells, {factor: level})))
     for factor_a, factor_b in itertools.combinations(factors, 2):
         if clear is not None and (factor_a, factor_b) not in clear:
             continue  # the same contrast as some main effect (or partly): not an interaction
@@ -134,14 +141,20 @@ def factor_effects(
             neither = mean({factor_a: base_a, factor_b: base_b})
             only_a = mean({factor_a: level_a, factor_b: base_b})
             only_b = mean({factor_a: base_a, factor_b: level_b})
-            # m(a,b) - m(a,b0) - m(a0,b) + m(a0,b0) lies in [-2, 2]
-            result = compare(both + neither, only_a + only_b, min_effect, bounds=(-2.0, 2.0))
-            rows.append(_row("interaction", (factor_a, level_a), (factor_b, level_b), reference,
-                             result, aliases.get((factor_a, factor_b), "")))  # fmt: skip
+            terms.append(("interaction", (factor_a, level_a), (factor_b, level_b), reference,
+                          aliases.get((factor_a, factor_b), "")))  # fmt: skip
+            pairs.append((both + neither, only_a + only_b))
+            bounds.append((-2.0, 2.0))  # m(a,b) - m(a,b0) - m(a0,b) + m(a0,b0) lies in [-2, 2]
+            # four means of k cells each: weights +-1/k over 4k cells
+            weights.append(4 / len(_with_levels(cells, {factor_a: level_a, factor_b: level_b})))
+    block = per_seed_table(outcomes, cells.index.tolist())
+    results, rule = family(pairs, min_effect, multiplicity, block=block, weights=weights,
+                           bounds=bounds)  # fmt: skip
+    rows = [_row(*term, result, rule) for term, result in zip(terms, results, strict=True)]
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS).astype({"n_seeds": int})
 
 
-def _row(term: str, a: tuple, b: tuple, reference: str, result, aliases: str) -> dict:
+def _row(term: str, a: tuple, b: tuple, reference: str, aliases: str, result, rule: str) -> dict:
     return {
         "term": term,
         "factor_a": a[0],
@@ -154,11 +167,13 @@ def _row(term: str, a: tuple, b: tuple, reference: str, result, aliases: str) ->
         "ci_low": result.ci_low,
         "ci_high": result.ci_high,
         "p_value": result.p_value,
+        "p_adjusted": result.p_adjusted,
         "prob_improvement": result.probability_of_improvement,
         "verdict": result.verdict,
         "verdict_reason": result.reason,
         "seeds_needed": result.seeds_needed,
         "aliases": aliases,
+        "rule": rule,
     }
 
 
@@ -166,7 +181,7 @@ def level_means(runs: pd.DataFrame, factors: Sequence[str], outcomes: Outcomes) 
     """Mean test accuracy at each level of each factor (term "level") and at each pair of
     levels of two factors that some cell has (term "pair"): per image and seed the mean over
     the cells with those levels (equal weight per cell), over the seeds all of them
-    finished, with the two-level bootstrap interval of ablate.results.verdicts. A pair of a
+    finished, with the two-level bootstrap interval of ablate.results.intervals. A pair of a
     two-factor study is one cell: its mean and interval are the cell's. Outside a full grid
     the levels are confounded with the other factors': descriptive only."""
     factors = list(factors)

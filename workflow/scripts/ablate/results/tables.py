@@ -64,7 +64,7 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
                 ),
                 "verdict": "" if row["baseline"] else row["vs_baseline_verdict"],
                 "P(improvement)": _number(row["vs_baseline_prob_improvement"]),
-                "p": _number(row["vs_baseline_p_value"]),
+                "p": _number(_deciding_p(row)),
                 "seed advice": _text(row["vs_baseline_advice"]),
                 # an adaptive study: how many rounds of seeds the cell trained, and why not more
                 **(
@@ -80,6 +80,12 @@ def summary_digest(summary: pd.DataFrame, factors: Sequence[str]) -> pd.DataFram
     if "no result yet" in digest and not digest["no result yet"].any():
         digest = digest.drop(columns="no result yet")
     return digest
+
+
+def _deciding_p(row: dict) -> float:
+    """The p-value the verdict was taken on: Holm-adjusted where the family was adjusted."""
+    adjusted = row.get("vs_baseline_p_adjusted")
+    return row["vs_baseline_p_value"] if adjusted is None or pd.isna(adjusted) else adjusted
 
 
 def _number(value: float) -> str:

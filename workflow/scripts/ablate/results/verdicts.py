@@ -7,23 +7,30 @@ spread) and the finite test set (another sample of images gives another accuracy
 2023, "Calibrated chaos", shows how much of the seed-to-seed spread is runs flipping on a
 few borderline images).
 
-Per cell, ``cell_interval`` is the Multi-Bootstrap (Sellam et al. 2022, MultiBERTs):
-resample seeds and test images jointly, images paired across seeds, percentile bounds,
-never narrower than the Wilson interval of the test set (so never of zero width).
+Per cell, ablate.results.intervals gives the interval of its accuracy and macro F1.
 
-A comparison (``compare``) is a difference of means over seeds and images. Its variance is
-each side's seed-to-seed variance over its seeds (Welch; a side's variance is never taken
-below what independent per-image flips give, which guards two-seed estimates that are
-small by chance) plus the test set's own part (the image-level variance of the paired
-per-image difference, less its seed noise), combined with Welch-Satterthwaite degrees of
-freedom (Satterthwaite 1946). The verdict follows Bouthillier et al. 2021 ("Accounting
-for variance in machine learning benchmarks"): decide only when the difference is
+A comparison (``compare``) is a difference of means over seeds and images, paired by seed:
+the same seed gives every cell the same initial weights and data order, so two cells' runs
+at one seed are correlated, and the spread of the per-seed difference is smaller than the
+two sides' spreads added (on the seed bank 3.6 times). Its variance is the per-seed
+difference's seed-to-seed variance over the seeds (never taken below what independent
+per-image flips of the difference give, which guards two-seed estimates that are small by
+chance), or the study's pooled variance where that is larger than its own and the study
+has enough cells (ablate.results.moderation: a randomised block design's residual mean
+square), plus the test set's own part (the image-level variance of the per-image mean
+difference, less its seed noise), combined with Welch-Satterthwaite degrees of freedom
+(Satterthwaite 1946). A paired test is valid whatever the correlation: a change that
+shares less through the seed (an architecture) only gains less. The verdict follows
+Bouthillier et al. 2021 ("Accounting for variance in machine learning benchmarks"):
+decide only when the difference is
 significant AND the probability of improvement P(X > Y) (Agarwal et al. 2021, rliable; the
 Mann-Whitney statistic over pairs of runs) is at least 0.75; "no difference" when the whole
 interval lies within +/- min_effect. One seed cannot measure training randomness, so a
 one-seed comparison stays undecided and says so (its p-value is the test images' alone:
 Dietterich 1998's McNemar case). Seed advice is the power analysis of Colas et al. 2018
-("How many random seeds?").
+("How many random seeds?"), with t quantiles. The comparisons of one study with its
+baseline (and, separately, its effects) are one family: ``holm`` adjusts their p-values so
+that the chance of any false verdict in the family is at most ALPHA.
 
 The false-verdict rate is measured on real runs (bench/seed_bank.py, bench/calibration.py;
 docs/benchmarks.md) and on simulated ones (tests/test_verdicts.py): at most 5 % at 1, 2, 3,
@@ -33,104 +40,20 @@ docs/benchmarks.md) and on simulated ones (tests/test_verdicts.py): at most 5 % 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from scipy import sparse, stats
-from statsmodels.stats.proportion import proportion_confint
+from scipy import stats
 
-ALPHA = 0.05  # significance level; intervals are 1 - ALPHA = 95 %
+from ablate.results.intervals import ALPHA  # the significance level: 95 % intervals
+from ablate.results.moderation import NONE, Prior, borrowed
+
 POWER = 0.8
 # Bouthillier et al. 2021: a difference counts when P(A > B) is at least this.
 MIN_PROBABILITY_OF_IMPROVEMENT = 0.75
-BOOTSTRAP_REPLICATES = 2000
 BETTER, WORSE, NO_DIFFERENCE, UNDECIDED = "better", "worse", "no difference", "undecided"
-
-
-@dataclass(frozen=True)
-class Interval:
-    estimate: float
-    low: float
-    high: float
-    note: str = ""  # e.g. that one seed gives the test-set interval only
-
-
-def _rng(seed: int) -> np.random.Generator:
-    return np.random.default_rng(seed)
-
-
-def _image_weights(rng: np.random.Generator, replicates: int, images: int) -> np.ndarray:
-    """How often each test image is drawn in each bootstrap replicate."""
-    return rng.multinomial(images, np.full(images, 1 / images), size=replicates)
-
-
-def cell_interval(
-    correct: np.ndarray, *, seed: int = 0, replicates: int = BOOTSTRAP_REPLICATES
-) -> Interval:
-    """Mean test accuracy over seeds with its two-level bootstrap interval.
-
-    ``correct`` is seeds x images (1 right, 0 wrong). The interval is never narrower than
-    the Wilson score interval of the test set (statsmodels), so a cell whose every run got
-    every image right still shows the uncertainty that a finite test set leaves; percentile
-    bounds of proportions stay inside [0, 1].
-    """
-    correct = np.asarray(correct, dtype=np.float64)
-    seeds, images = correct.shape
-    rng = _rng(seed)
-    weights = _image_weights(rng, replicates, images)
-    per_seed = weights @ correct.T / images  # replicates x seeds
-    drawn = rng.integers(seeds, size=(replicates, seeds))
-    samples = np.take_along_axis(per_seed, drawn, axis=1).mean(axis=1)
-    estimate = float(correct.mean())
-    return _bounded(estimate, samples, images, seeds)
-
-
-def macro_f1_interval(
-    true: np.ndarray,
-    predicted: np.ndarray,
-    classes: int,
-    *,
-    seed: int = 0,
-    replicates: int = BOOTSTRAP_REPLICATES,
-) -> Interval:
-    """Mean macro F1 over seeds with the same two-level bootstrap (``true`` and
-    ``predicted`` are seeds x images class indices)."""
-    true, predicted = np.asarray(true), np.asarray(predicted)
-    seeds, images = true.shape
-    rng = _rng(seed)
-    weights = _image_weights(rng, replicates, images)
-    per_seed = np.empty((replicates, seeds))
-    for run in range(seeds):
-        pairs = true[run] * classes + predicted[run]
-        onehot = sparse.csr_matrix(
-            (np.ones(images), (np.arange(images), pairs)), shape=(images, classes * classes)
-        )
-        counts = np.asarray((onehot.T @ weights.T).T).reshape(replicates, classes, classes)
-        per_seed[:, run] = _macro_f1(counts)
-    drawn = rng.integers(seeds, size=(replicates, seeds))
-    samples = np.take_along_axis(per_seed, drawn, axis=1).mean(axis=1)
-    point = np.mean(
-        [_macro_f1(np.bincount(t * classes + p, minlength=classes**2).reshape(1, classes, classes))
-         for t, p in zip(true, predicted, strict=True)]
-    )  # fmt: skip
-    return _bounded(float(point), samples, images, seeds)
-
-
-def _macro_f1(confusion: np.ndarray) -> np.ndarray:
-    """Macro F1 of stacked confusion matrices (rows true, columns predicted); a class
-    without true or predicted images scores 0, as scikit-learn's zero_division=0."""
-    hits = np.diagonal(confusion, axis1=1, axis2=2)
-    denominator = confusion.sum(axis=2) + confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(denominator > 0, 2 * hits / denominator, 0.0)
-    return f1.mean(axis=1)
-
-
-def _bounded(estimate: float, samples: np.ndarray, images: int, seeds: int) -> Interval:
-    low, high = np.quantile(samples, [ALPHA / 2, 1 - ALPHA / 2])
-    wilson = proportion_confint(round(estimate * images), images, ALPHA, method="wilson")
-    note = "" if seeds > 1 else "one seed: test-set uncertainty only"
-    return Interval(estimate, float(min(low, wilson[0])), float(max(high, wilson[1])), note)
+MANY_SEEDS = 100  # seed advice beyond this says "more than", not a number nobody will train
 
 
 @dataclass(frozen=True)
@@ -149,6 +72,10 @@ class Comparison:
     # For an undecided look of an adaptive study: the chance that its last look decides it
     # if the difference stays what it is (``conditional_power``).
     conditional_power: float | None = None
+    # The p-value adjusted for the study's other comparisons (``holm``); None: not adjusted.
+    p_adjusted: float | None = None
+    seed_df: float = math.nan  # degrees of freedom of the seed part (own + borrowed)
+    advice_seeds: int | None = None  # seeds for 80 % power, whatever the verdict
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -160,6 +87,8 @@ class _Variance:
     df: float  # Welch-Satterthwaite degrees of freedom
     per_seed: float  # variance of one seed's difference (one run of each side)
     floor: float  # what more seeds cannot remove: the test set's own part
+    seed_df: float = math.nan  # degrees of freedom of ``per_seed`` (own + borrowed)
+    seeds: int = 0
 
 
 def _flips(outcomes: np.ndarray) -> float:
@@ -168,14 +97,32 @@ def _flips(outcomes: np.ndarray) -> float:
     return float(outcomes.var(axis=0, ddof=1).sum()) / outcomes.shape[1] ** 2
 
 
-def _variance(scores: np.ndarray, reference: np.ndarray) -> _Variance:
+def seed_spread(scores: np.ndarray, reference: np.ndarray) -> float:
+    """The seed-to-seed variance of the per-seed paired difference (seeds - 1 degrees of
+    freedom), never below what independent per-image flips of the difference give: a
+    spread over two or three seeds is often small by chance, and images rarely flip
+    against each other. NaN for fewer than two seeds."""
+    scores = np.asarray(scores, dtype=np.float64)
+    contrast = scores - np.asarray(reference, dtype=np.float64)
+    if contrast.shape[0] < 2:
+        return math.nan
+    return max(float(contrast.mean(axis=1).var(ddof=1)), _flips(contrast))
+
+
+def _variance(
+    scores: np.ndarray, reference: np.ndarray, prior: Prior = NONE, weight: float = 2.0
+) -> _Variance:
     """Variance of the mean paired difference, as the sum of two parts:
 
-    * training randomness: each side's seed-to-seed variance of its mean outcome, over the
-      number of seeds (Welch's unequal-variance form, 2 (n - 1) degrees of freedom for two
-      sides; a shared seed may correlate the sides, which only makes this conservative);
+    * training randomness: the variance of the per-seed difference (``seed_spread``) over
+      the number of seeds, or the study's pooled one (``prior`` times the contrast's
+      squared weights ``weight``: 2 for a cell minus the baseline) with its degrees of
+      freedom where that is larger (ablate.results.moderation): a comparison whose own
+      spread exceeds the pooled one keeps its own, with its own degrees of freedom (an
+      exact paired t), so pooling never lends a cell a calm variance it does not have;
     * the test set: the image-level variance of the per-image mean difference, less the
-      part of it that is seed noise already counted above (n - 1 images' worth of df).
+      part of it that is seed noise already counted above (the difference's own per-image
+      flips; n - 1 images' worth of df).
 
     The bank of real runs in bench/ showed that per-image flips explain only part of the
     seed-to-seed spread (whole-model shifts are real), so the seed part is measured over
@@ -184,19 +131,18 @@ def _variance(scores: np.ndarray, reference: np.ndarray) -> _Variance:
     seeds, images = scores.shape
     contrast = scores - reference
     if not contrast.any():  # the same outcome on every image in every run: identical models
-        return _Variance(0.0, math.inf, 0.0, 0.0)
+        return _Variance(0.0, math.inf, 0.0, 0.0, seeds=seeds)
     across_images = contrast.mean(axis=0).var(ddof=1) / images if images > 1 else 0.0
     if seeds < 2:  # no seed spread to measure: the test images alone (McNemar-like)
-        return _Variance(across_images, max(images - 1, 1), math.nan, across_images)
-    # A side's spread over few seeds is often small by chance; it cannot really be below
-    # what independent per-image flips give (images rarely flip against each other).
-    sides = [max(side.mean(axis=1).var(ddof=1), _flips(side)) / seeds
-             for side in (scores, reference)]  # fmt: skip
-    test_set = max(across_images - (_flips(scores) + _flips(reference)) / seeds, 0.0)
-    total = sum(sides) + test_set
-    parts = sum(side**2 / (seeds - 1) for side in sides) + test_set**2 / max(images - 1, 1)
+        return _Variance(across_images, max(images - 1, 1), math.nan, across_images, seeds=1)
+    own = seed_spread(scores, reference)
+    per_seed, seed_df = borrowed(own, seeds - 1, prior, weight)
+    seed_part = per_seed / seeds
+    test_set = max(across_images - _flips(contrast) / seeds, 0.0)
+    total = seed_part + test_set
+    parts = seed_part**2 / seed_df + test_set**2 / max(images - 1, 1)
     df = total**2 / parts if parts > 0 else math.inf
-    return _Variance(total, df, sum(sides) * seeds, test_set)
+    return _Variance(total, df, per_seed, test_set, seed_df, seeds)
 
 
 def probability_of_improvement(scores: np.ndarray, reference: np.ndarray) -> float:
@@ -214,6 +160,8 @@ def compare(
     bounds: tuple[float, float] = (-1.0, 1.0),
     alpha: float = ALPHA,
     last_look: tuple[int, float] | None = None,
+    prior: Prior = NONE,
+    weight: float = 2.0,
 ) -> Comparison:
     """Verdict on ``scores`` against ``reference``: both seeds x images per-image outcomes
     with rows paired by seed and columns by image (for a factor level, the mean over the
@@ -222,12 +170,14 @@ def compare(
     significance level of this look (smaller at the early looks of an adaptive study,
     ablate.results.sequential; the interval is then the wider repeated interval), and
     ``last_look`` its (seeds, level) at the last look, for the conditional power of an
-    undecided comparison."""
+    undecided comparison; ``prior`` the study's pooled seed variance
+    (ablate.results.moderation.block_prior) and ``weight`` the contrast's squared weights
+    in units of single cells (2 for one cell against another)."""
     scores = np.asarray(scores, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     seeds = scores.shape[0]
     difference = float((scores - reference).mean())
-    variance = _variance(scores, reference)
+    variance = _variance(scores, reference, prior, weight)
     se = math.sqrt(variance.total)
     if se > 0:
         quantile = stats.t.ppf(1 - alpha / 2, variance.df)
@@ -239,12 +189,13 @@ def compare(
     improvement = probability_of_improvement(scores.mean(axis=1), reference.mean(axis=1))
     verdict, reason = decide(seeds, difference, low, high, p_value, improvement, min_effect,
                              alpha)  # fmt: skip
-    needed = seeds_needed(variance, min_effect) if verdict == UNDECIDED and seeds > 1 else None
+    needed = seeds_needed(variance, min_effect)
     power = None
     if last_look is not None and verdict == UNDECIDED:
         power = conditional_power(variance, difference, seeds, *last_look)
-    return Comparison(seeds, difference, low, high, p_value, improvement, verdict, reason, needed,
-                      power)  # fmt: skip
+    return Comparison(seeds, difference, low, high, p_value, improvement, verdict, reason,
+                      needed if verdict == UNDECIDED else None, power, seed_df=variance.seed_df,
+                      advice_seeds=needed)  # fmt: skip
 
 
 def conditional_power(
@@ -299,10 +250,69 @@ def decide(
 
 def seeds_needed(variance: _Variance, min_effect: float, power: float = POWER) -> int | None:
     """Seeds per cell that would tell a difference of ``min_effect`` at ``power`` (two-sided
-    test at ALPHA; Colas et al. 2018). None when even infinitely many seeds would not: the
-    test set's own noise is too large, and only more test images help."""
-    needed_se = min_effect / (stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(power))
-    room = needed_se**2 - variance.floor
-    if room <= 0 or not math.isfinite(variance.per_seed):
+    t test at ALPHA; Colas et al. 2018), with the degrees of freedom n seeds would have
+    (their own n - 1 plus what the study lends now). None when even infinitely many seeds
+    would not: the test set's own noise is too large, and only more test images help;
+    MANY_SEEDS + 1 for "more than MANY_SEEDS"."""
+    if not math.isfinite(variance.per_seed) or variance.seeds < 2:
         return None
-    return max(2, math.ceil(variance.per_seed / room))
+    lent = max(variance.seed_df - (variance.seeds - 1), 0.0)  # by the study's pooling
+
+    def enough(seeds: int) -> bool:
+        df = seeds - 1 + lent
+        se = math.sqrt(variance.per_seed / seeds + variance.floor)
+        return se * (stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(power, df)) <= min_effect
+
+    normal = min_effect / (stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(power))
+    room = normal**2 - variance.floor
+    if room <= 0:
+        return None
+    # t quantiles exceed normal ones, so the normal answer is where the search starts
+    seeds = max(2, math.ceil(variance.per_seed / room))
+    while seeds <= MANY_SEEDS and not enough(seeds):
+        seeds += 1
+    return seeds if seeds <= MANY_SEEDS else MANY_SEEDS + 1
+
+
+def holm_adjusted(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's adjusted p-values: the i-th smallest times (m - i + 1), made monotone, at
+    most 1. The same as statsmodels' ``multipletests(method="holm")`` (tests/
+    test_moderation.py checks it), which runs a full garbage collection on every call:
+    tens of milliseconds, too slow for the calibration benchmark's thousands of studies."""
+    p_values = np.asarray(p_values, dtype=float)
+    order = np.argsort(p_values)
+    scaled = p_values[order] * (len(p_values) - np.arange(len(p_values)))
+    adjusted = np.empty_like(p_values)
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted
+
+
+def holm(comparisons: Sequence[Comparison], min_effect: float,
+         alpha: float = ALPHA) -> list[Comparison]:  # fmt: skip
+    """The comparisons of one family with Holm-adjusted p-values and the verdicts they give.
+
+    Holm's step-down (1979) keeps the chance of any false 'better' or 'worse' in the family
+    at most ``alpha`` whatever the dependence between the comparisons, which share the
+    baseline's runs, and on any valid p-values, as these paired, pooled, Satterthwaite
+    ones; Dunnett's many-to-one test (scipy) would need independent groups with one pooled
+    variance and cannot pair by seed. Comparisons without a p-value (one seed, identical
+    runs) are not counted. The intervals stay the per-comparison 95 % ones."""
+    counted = [index for index, c in enumerate(comparisons)
+               if c.seeds > 1 and math.isfinite(c.p_value)]  # fmt: skip
+    adjusted = list(comparisons)
+    if not counted:
+        return adjusted
+    p_values = holm_adjusted([comparisons[i].p_value for i in counted])
+    for index, p in zip(counted, p_values, strict=True):
+        c = comparisons[index]
+        verdict, reason = decide(c.seeds, c.difference, c.ci_low, c.ci_high, float(p),
+                                 c.probability_of_improvement, min_effect, alpha)  # fmt: skip
+        if verdict == UNDECIDED and c.verdict != UNDECIDED:
+            reason = (f"p = {c.p_value:.2g} alone, Holm-adjusted {p:.2g} over "
+                      f"{len(counted)} comparisons")  # fmt: skip
+        elif reason.startswith("p = "):  # the p-value it was taken on is the adjusted one
+            reason = "Holm-adjusted " + reason
+        needed = c.advice_seeds if verdict == UNDECIDED else None
+        adjusted[index] = replace(c, verdict=verdict, reason=reason, p_adjusted=float(p),
+                                  seeds_needed=needed)  # fmt: skip
+    return adjusted
