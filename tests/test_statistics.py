@@ -132,8 +132,8 @@ def test_cell_statistics_per_cell_in_first_appearance_order():
     assert dropout["train_seconds_mean"] == pytest.approx((11 + 13 + 14 + 15) / 4)
     none = table.iloc[1]
     assert none["train_seconds_mean"] == pytest.approx(13.0)
-    # seconds 11..15: their range over seeds, not a t interval (which would leave [0, inf)
-    # at two seeds)
+    # seconds 11..15: their range over seeds, not a t interval (which at two seeds can
+    # reach below zero)
     assert (none["train_seconds_min"], none["train_seconds_max"]) == (11, 15)
 
 
