@@ -194,11 +194,10 @@ def main() -> None:
         f"({len(bank[level])} seeds)"
         for level in bank
     )
-    r = np.corrcoef(accuracy["a"][: len(accuracy["b"])], accuracy["b"][: len(accuracy["a"])])[0, 1]
-    shared = min(len(accuracy["a"]), len(accuracy["b"]))
-    ratio = (np.var(accuracy["a"][:shared], ddof=1) + np.var(accuracy["b"][:shared], ddof=1)) / (
-        np.var(accuracy["a"][:shared] - accuracy["b"][:shared], ddof=1)
-    )
+    # a and b at the seeds both have, row k being seed k + 1 in each
+    a, b = (accuracy[level][: min(len(accuracy["a"]), len(accuracy["b"]))] for level in "ab")
+    r = np.corrcoef(a, b)[0, 1]
+    ratio = (np.var(a, ddof=1) + np.var(b, ddof=1)) / np.var(a - b, ddof=1)
     lines = [
         "## Verdict calibration and power (`bench/calibration.py`)",
         "",

@@ -239,8 +239,7 @@ def compare_with_baseline(
     levels_of = [(alphas or {}).get(rows[i]["cell"], ALPHA) for i in compared]
     finished = [cell for cell in _cells(runs) if outcomes.seeds(cell)]
     block = per_seed_table(outcomes, finished) if baseline in finished else None
-    rows_of = [finished.index(rows[i]["cell"]) if rows[i]["cell"] in finished else -1
-               for i in compared]  # fmt: skip
+    rows_of = [finished.index(rows[i]["cell"]) for i in compared]  # compared: they have seeds
     results, rule = family(pairs, min_effect, multiplicity, block=block, rows=rows_of,
                            keep=finished.index(baseline) if block is not None else None,
                            alphas=levels_of if alphas is not None else None,
