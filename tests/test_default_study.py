@@ -10,7 +10,7 @@ import pytest
 from browser import Report, chromium
 from conftest import REPO, snakemake
 
-STUDY = "digits-regularization"
+STUDY = "digits-scarce"
 CATEGORIES = ["1. Summary and warnings", "2. Comparison of cells", "3. Learning curves",
               "4. Errors per class", "5. Time and throughput"]  # fmt: skip
 FIGURES = {
@@ -25,15 +25,15 @@ TABLES = {
         "baseline",
         "test accuracy [95% CI]",
         "vs baseline",
-        "dropout-batchnorm",
+        "augmentation-geometric__dropout-0.3",
         "verdict",
         "P(improvement)",
         "seed advice",
     ],
     "warnings": ["check", "message"],
-    "effects": ["main", "interaction", "vs regularization=none", "verdict", "prob_improvement"],
-    "runs": ["seed", "test_accuracy", "augmentation-geometric__regularization-none"],
-    "study": ["small_convnet", "dropout-batchnorm", "seeds"],
+    "effects": ["main", "interaction", "vs dropout=none", "verdict", "prob_improvement"],
+    "runs": ["seed", "test_accuracy", "augmentation-geometric__dropout-none"],
+    "study": ["small_convnet", "dropout-0.3", "seeds"],
 }
 
 
@@ -48,11 +48,11 @@ def default_study(tmp_path_factory):
 @pytest.mark.slow
 def test_default_study_learns_the_digits(default_study):
     summary = pd.read_csv(default_study / "results" / STUDY / "summary.csv")
-    assert len(summary) == 6
+    assert len(summary) == 4
     assert (summary["n"] == 2).all()
-    # Far above chance (0.1): a margin that any CPU reaches (which cell is best, and by how
-    # much, is left to the run).
-    assert summary["test_accuracy_mean"].max() >= 0.9, summary.to_string()
+    # Far above chance (0.1) from 20 images per class: a margin that any CPU reaches (which
+    # cell is best, and by how much, is left to the run).
+    assert summary["test_accuracy_mean"].max() >= 0.8, summary.to_string()
     # Intervals over seeds and test images: inside [0, 1], never of zero width; a verdict
     # and, where undecided, seed advice for every cell but the baseline.
     low, high = summary["test_accuracy_ci_low"], summary["test_accuracy_ci_high"]
@@ -67,10 +67,10 @@ def test_default_study_learns_the_digits(default_study):
     predictions = sorted(
         (default_study / "results" / STUDY / "cells").glob("*/seed-*/test/predictions.csv")
     )
-    assert len(predictions) == 12
+    assert len(predictions) == 8
     effects = pd.read_csv(default_study / "results" / STUDY / "effects.csv")
-    # 2 x 3 full factorial: 1 + 2 main effects, 1 x 2 interactions
-    assert effects["term"].tolist() == ["main"] * 3 + ["interaction"] * 2
+    # 2 x 2 full factorial: two main effects and their interaction
+    assert effects["term"].tolist() == ["main"] * 2 + ["interaction"]
 
 
 @pytest.mark.slow
@@ -86,7 +86,7 @@ def test_the_factor_effects_figure_draws_effects_csv(default_study, tmp_path):
     drawn = figures.factor_effects(effects, summary, tmp_path / "factor_effects.png")
     main = effects[effects["term"] == "main"].reset_index(drop=True)
     columns = ["factor_a", "level_a", "estimate", "ci_low", "ci_high"]
-    assert len(main) == 3
+    assert len(main) == 2
     pd.testing.assert_frame_equal(figures.drawn_effects(drawn), main[columns], check_exact=True)
 
 

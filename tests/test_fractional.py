@@ -240,7 +240,7 @@ def test_a_resolution_5_fraction_recovers_an_interaction():
     pair = pair[pair["factor_a"] == "f0"].iloc[0]
     assert pair["ci_low"] <= 0.03 <= pair["ci_high"] and pair["aliases"] == ""
     others = effects[(effects["term"] == "interaction") & (effects["factor_a"] != "f0")]
-    assert (others["ci_low"] <= 0).all() and (others["ci_high"] >= 0).all()
+    assert not others["verdict"].isin(["better", "worse"]).any()  # null: none decided
 
 
 def test_resolution_3_main_effects_carry_their_aliased_interaction_and_say_so():
@@ -429,3 +429,38 @@ def test_snakemake_plans_one_train_job_per_fractional_cell_and_seed(tmp_path):
     cells = list(resolve_study(config).cells)
     assert len(cells) == 16  # 6 two-level factors at resolution 4, instead of 64
     assert trained == sorted((cell, seed) for cell in cells for seed in config["seeds"])
+
+
+# One seed per cell: Lenth's pseudo standard error (ablate.results.lenth)
+
+
+def test_a_one_seed_screen_decides_its_large_effects_by_lenths_method():
+    """A 2^(6-2) fraction at one seed: the two large effects (4 and 3 points, 10 and 7.5
+    noise SDs) are decided with their signs from the design's own contrasts; the null ones
+    are not; the rule says how."""
+    runs = scored_runs(design(6, resolution=4), additive, seeds=[1])
+    effects = effects_of(runs, 6)
+    main = effects[effects["term"] == "main"].set_index("factor_a")
+    assert main.loc["f0", "verdict"] == "better" and main.loc["f1", "verdict"] == "worse"
+    assert main.loc["f0", "verdict_reason"].startswith("Lenth p = ")
+    for factor in ("f2", "f4"):
+        assert main.loc[factor, "verdict"] not in ("better", "worse")
+        assert main.loc[factor, "ci_low"] <= 0 <= main.loc[factor, "ci_high"]
+    for factor, truth in TRUE_MAIN.items():
+        assert main.loc[factor, "estimate"] == pytest.approx(truth, abs=0.01), factor
+        assert -1 <= main.loc[factor, "ci_low"] < main.loc[factor, "ci_high"] <= 1
+    assert (effects["n_seeds"] == 1).all()
+    assert effects["rule"].iloc[0].startswith("Lenth's pseudo standard error (15 contrasts of 16")
+
+
+def test_one_seed_designs_too_small_or_not_two_level_stay_undecided():
+    for cells, count in [(design(2, "full"), 2), (design(3, resolution=3), 3)]:  # 4 cells
+        effects = effects_of(scored_runs(cells, additive, seeds=[1]), count)
+        assert (effects["verdict"] == "undecided").all()
+        assert effects["verdict_reason"].str.startswith("one seed").all()
+    three = [
+        dict(zip(["f0", "f1", "f2"], combo, strict=True))
+        for combo in itertools.product(["lo", "hi", "top"], ["lo", "hi"], ["lo", "hi"])
+    ]
+    effects = effects_of(scored_runs(three, additive, seeds=[1]), 3)  # 12 cells, not two-level
+    assert (effects["verdict"] == "undecided").all() and "Lenth" not in effects["rule"].iloc[0]

@@ -212,15 +212,16 @@ def test_a_study_of_six_identical_cells_rarely_gets_any_verdict_on_real_runs(ban
     rng = np.random.default_rng(14)
     for seeds in SEED_COUNTS:
         studies = []
-        for _ in range(150):
+        for _ in range(400):
             order = rng.permutation(60)
             cells = [bank["a"][order[i * seeds : (i + 1) * seeds]] for i in range(6)]
             block = np.array([cell.mean(axis=1) for cell in cells])
             results, rule = family([(cell, cells[0]) for cell in cells[1:]], MIN_EFFECT,
                                    block=block)  # fmt: skip
             studies.append(any(r.verdict in DECIDED for r in results))
-        assert "Holm over 5 comparisons" in rule and f"{5 * (seeds - 1)} df" in rule
-        assert np.mean(studies) <= 0.05, (seeds, np.mean(studies))
+        assert "Holm over 5 comparisons" in rule and "moderated toward the study's" in rule
+        # 5 % and 1.5 standard errors of 400 studies (bench/calibration.py: 4 % on 2,000)
+        assert np.mean(studies) <= 0.065, (seeds, np.mean(studies))
 
 
 def hand_computed(scores, reference):

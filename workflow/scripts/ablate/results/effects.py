@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from ablate import fractional
+from ablate.results import lenth
+from ablate.results.intervals import cell_interval
 from ablate.results.outcomes import Outcomes, stream
 from ablate.results.statistics import HOLM, cell_levels, family, per_seed_table
-from ablate.results.intervals import cell_interval
 
 EFFECT_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "reference",
                   "n_seeds", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted",
@@ -98,8 +99,10 @@ def factor_effects(
     over the grid's cells and, under ``multiplicity`` "holm", their verdicts adjusted
     together, apart from the comparisons with the baseline). Empty (with the columns) when
     there are no factors, the grid is not full or lacks a baseline level. For main effects
-    factor_b and level_b are None. Two-level fractions of a grid get main effects, the interactions clear of them and
-    their aliases (see the module's docstring); a full grid's aliases are empty."""
+    factor_b and level_b are None. Two-level fractions of a grid get main effects, the
+    interactions clear of them and their aliases (see the module's docstring); a full
+    grid's aliases are empty. With one seed per cell, a two-level design of at least
+    lenth.MIN_CELLS cells is judged by Lenth's pseudo standard error (ablate.results.lenth)."""
     factors = list(factors)
     cells = cell_levels(runs, factors)
     levels = _full_grid(cells, factors)
@@ -118,17 +121,15 @@ def factor_effects(
     def mean(fixed: Mapping[str, str]) -> np.ndarray:
         return _mean(outcomes, _with_levels(cells, fixed), seeds)
 
-    terms, pairs, bounds, weights = [], [], [], []
+    terms, sides, bounds = [], [], []
     for factor in factors:
         base = baseline_levels[factor]
         for level in levels[factor]:
             if level != base:
                 terms.append(("main", (factor, level), (None, None), f"vs {factor}={base}",
                               aliases.get((factor,), "")))  # fmt: skip
-                pairs.append((mean({factor: level}), mean({factor: base})))
+                sides.append(([{factor: level}], [{factor: base}]))
                 bounds.append((-1.0, 1.0))
-                # each side the mean of its cells: weights +-1/k over 2k cells
-                weights.append(2 / len(_with_levels(cells, {factor: level})))
     for factor_a, factor_b in itertools.combinations(factors, 2):
         if clear is not None and (factor_a, factor_b) not in clear:
             continue  # the same contrast as some main effect (or partly): not an interaction
@@ -137,21 +138,46 @@ def factor_effects(
         for level_a, level_b in itertools.product(levels[factor_a], levels[factor_b]):
             if level_a == base_a or level_b == base_b:
                 continue
-            both = mean({factor_a: level_a, factor_b: level_b})
-            neither = mean({factor_a: base_a, factor_b: base_b})
-            only_a = mean({factor_a: level_a, factor_b: base_b})
-            only_b = mean({factor_a: base_a, factor_b: level_b})
             terms.append(("interaction", (factor_a, level_a), (factor_b, level_b), reference,
                           aliases.get((factor_a, factor_b), "")))  # fmt: skip
-            pairs.append((both + neither, only_a + only_b))
+            # m(a,b) + m(a0,b0) against m(a,b0) + m(a0,b)
+            sides.append(([{factor_a: level_a, factor_b: level_b},
+                           {factor_a: base_a, factor_b: base_b}],
+                          [{factor_a: level_a, factor_b: base_b},
+                           {factor_a: base_a, factor_b: level_b}]))  # fmt: skip
             bounds.append((-2.0, 2.0))  # m(a,b) - m(a,b0) - m(a0,b) + m(a0,b0) lies in [-2, 2]
-            # four means of k cells each: weights +-1/k over 4k cells
-            weights.append(4 / len(_with_levels(cells, {factor_a: level_a, factor_b: level_b})))
-    block = per_seed_table(outcomes, cells.index.tolist())
-    results, rule = family(pairs, min_effect, multiplicity, block=block, weights=weights,
-                           bounds=bounds)  # fmt: skip
+    contrasts = [_contrast(cells, plus, minus) for plus, minus in sides]
+    two_level = all(len(levels[f]) == 2 for f in factors)
+    if len(seeds) == 1 and two_level and len(cells) >= lenth.MIN_CELLS:
+        # One seed per cell of a two-level design: the design's own contrasts measure the
+        # noise (Lenth's pseudo standard error).
+        signs = np.where(cells[factors].to_numpy() == [baseline_levels[f] for f in factors],
+                         -1, 1)  # fmt: skip
+        accuracies = np.array([outcomes.correct(cell, seeds).mean() for cell in cells.index])
+        results, rule = lenth.judge(signs, accuracies, contrasts, bounds, min_effect,
+                                    holm=multiplicity == HOLM)  # fmt: skip
+    else:
+        pairs = [(sum(mean(fixed) for fixed in plus), sum(mean(fixed) for fixed in minus))
+                 for plus, minus in sides]  # fmt: skip
+        # squared weights in units of single cells: +-1/k over 2k cells is 2/k
+        weights = [float(np.sum(contrast**2)) for contrast in contrasts]
+        block = per_seed_table(outcomes, cells.index.tolist())
+        results, rule = family(pairs, min_effect, multiplicity, block=block, weights=weights,
+                               bounds=bounds)  # fmt: skip
     rows = [_row(*term, result, rule) for term, result in zip(terms, results, strict=True)]
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS).astype({"n_seeds": int})
+
+
+def _contrast(cells: pd.DataFrame, plus: Sequence[Mapping[str, str]],
+              minus: Sequence[Mapping[str, str]]) -> np.ndarray:  # fmt: skip
+    """The contrast's weight on each cell: +1/k for each of the k cells of a mean in
+    ``plus``, -1/k in ``minus``."""
+    weight = np.zeros(len(cells))
+    for sign, means in ((1, plus), (-1, minus)):
+        for fixed in means:
+            chosen = _with_levels(cells, fixed)
+            weight[[cells.index.get_loc(cell) for cell in chosen]] += sign / len(chosen)
+    return weight
 
 
 def _row(term: str, a: tuple, b: tuple, reference: str, aliases: str, result, rule: str) -> dict:

@@ -9,22 +9,28 @@ ch. 4). Its residual mean square, over the cells x seeds table of per-seed accur
 removing each cell's and each seed's mean, is the study's pooled variance of one run about
 its cell and seed, with (cells - 1)(seeds - 1) degrees of freedom; a contrast of cells with
 weights w has per-seed variance |w|^2 times it (2 for a cell against the baseline). This is
-the error term of Dunnett's (1955) many-to-one comparisons in such a design, and the limit
-of empirical-Bayes moderation (Smyth 2004, limma) when the variances agree: limma's own
-fit of the prior (``fitFDist``) assumes independent variances, and the comparisons of one
-study all share the baseline's runs, which made it overstate the prior's weight (more than
-5 % A/A false verdicts, bench/calibration.py).
+the error term of Dunnett's (1955) many-to-one comparisons in such a design. Each
+comparison's own paired variance is moderated toward it as in limma's moderated t (Smyth
+2004, "Linear models and empirical Bayes methods for assessing differential expression"):
+(d0 s0^2 + d s^2) / (d0 + d), the pool as the prior with its own degrees of freedom as d0
+(and as the result's: the comparison's runs are in the pool already). limma's own fit of
+d0 (``fitFDist``) assumes independent variances, and the comparisons of one study all share
+the baseline's runs, which made it overstate the prior's weight (more than 5 % A/A false
+verdicts, bench/calibration.py).
 
 A cell that diverges (its seeds spread far more than the others') must neither lend its
 spread to the calm cells nor borrow a calm variance it does not have, as in the robust
 moderation of Phipson et al. (2016, "Robust hyperparameter estimation protects against
-hypervariable genes"): a cell whose share of the residual sum of squares is an outlier
-(F test against the other cells', at OUTLIER shared among them) leaves the pool, which is fitted again without
-it, and its comparison keeps its own variance; and any comparison whose own paired
-variance exceeds the pooled one keeps its own, with its own degrees of freedom (an exact
-paired t test). Wherever the own variance is the smaller, the pooled test is the usual one,
-so under equal spreads the rule is at most as often significant as the pooled test; its
-false-verdict rate with a divergent cell, and with a divergent baseline, is measured in
+hypervariable genes"). Divergent cells are found on a robust fit, so that two of them
+cannot hide each other or smear their spread over every cell through the seed means (as a
+least-squares fit does: one bad seed of one cell moves that seed's mean for all): Tukey's
+median polish (1977, "Exploratory Data Analysis", ch. 11) of the cells x seeds table, and a
+cell diverges where its sum of squared residuals over the median of those sums is beyond
+what tables of equal spreads exceed with chance OUTLIER (simulated once per table shape).
+Those cells leave the pool, the least-squares residual mean square is taken over the rest,
+and their comparisons keep their own variance (an exact paired t test). A cell that
+diverges too little to be told at two seeds still weighs in with its own variance; the
+false-verdict rate with such a cell, and with such a baseline, is measured in
 bench/calibration.py.
 """
 
@@ -32,16 +38,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from scipy import stats
-
 # With two cells the pooled variance is the one comparison's own: nothing to borrow.
 MIN_CELLS = 3
-# A cell whose residual share the others' put beyond this upper tail (shared by the cells
-# that could leave) leaves the pool.
+# A cell whose residual share is beyond this upper tail (shared by the cells that could
+# leave) leaves the pool.
 OUTLIER = 0.05
+SIMULATED_TABLES = 4000  # null tables per shape for the divergence limit
 
 
 @dataclass(frozen=True)
@@ -55,18 +61,21 @@ class Prior:
     left_out: tuple[int, ...] = ()  # rows of the table that diverged and left the pool
 
     def describe(self) -> str:
+        if self.df == 0 and self.left_out:
+            return (f"each comparison's own seed variance ({len(self.left_out)} divergent "
+                    "cells left too few to pool)")  # fmt: skip
         if self.df == 0:
             return "each comparison's own seed variance (too few cells or seeds to pool)"
         diverged = f", {len(self.left_out)} divergent cell(s) left out" if self.left_out else ""
-        return (f"seed variance pooled over the study's {self.cells} cells ({self.df:g} df"
-                f"{diverged}; a comparison whose own spread is larger keeps its own)")  # fmt: skip
+        return (f"seed variance moderated toward the study's pooled one ({self.cells} cells, "
+                f"{self.df:g} df{diverged})")  # fmt: skip
 
 
 NONE = Prior(math.nan, 0.0, 0)
 
 
 def _fit(per_seed: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """Residual mean square, its df and each cell's residual sum of squares."""
+    """Least squares: residual mean square, its df and each cell's residual sum of squares."""
     residual = (per_seed - per_seed.mean(axis=1, keepdims=True)
                 - per_seed.mean(axis=0, keepdims=True) + per_seed.mean())  # fmt: skip
     cells, seeds = per_seed.shape
@@ -74,37 +83,72 @@ def _fit(per_seed: np.ndarray) -> tuple[float, float, np.ndarray]:
     return float((residual**2).sum() / df), float(df), (residual**2).sum(axis=1)
 
 
+def median_polish(table: np.ndarray, sweeps: int = 10) -> np.ndarray:
+    """The residuals of Tukey's median polish of a two-way table (or of a stack of them,
+    the last two axes): row and column medians swept out in turn (exact at once for two
+    columns)."""
+    residual = np.asarray(table, dtype=float)
+    residual = residual - np.median(residual, axis=(-2, -1), keepdims=True)
+    for _ in range(sweeps):
+        residual = residual - np.median(residual, axis=-1, keepdims=True)
+        residual = residual - np.median(residual, axis=-2, keepdims=True)
+    return residual
+
+
+def _ratios(per_seed: np.ndarray) -> np.ndarray:
+    """Each row's sum of squared median-polish residuals over the median of those sums."""
+    shares = (median_polish(per_seed) ** 2).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return shares / np.median(shares, axis=-1, keepdims=True)
+
+
+@lru_cache(maxsize=128)
+def divergence_limit(cells: int, seeds: int, keep: bool) -> float:
+    """The upper OUTLIER point of the largest candidate row's ratio (``_ratios``) in tables
+    of independent normal runs of equal spread, simulated once per shape: under equal
+    spreads a study loses a calm cell at most that often."""
+    draws = np.random.default_rng(2016).standard_normal((SIMULATED_TABLES, cells, seeds))
+    return float(np.quantile(_ratios(draws)[:, int(keep) :].max(axis=1), 1 - OUTLIER))
+
+
+def divergent(per_seed: np.ndarray, keep: int | None = None) -> tuple[int, ...]:
+    """Rows whose spread about a robust additive fit is beyond ``divergence_limit`` (never
+    row ``keep``, and none in a table of MIN_CELLS rows or fewer)."""
+    cells, seeds = per_seed.shape
+    ratios = _ratios(per_seed)
+    if cells <= MIN_CELLS or not np.isfinite(ratios).all():  # most rows exactly additive
+        return ()
+    candidates = [row for row in range(cells) if row != keep]
+    # rows are exchangeable under equal spreads: which one is kept does not matter
+    limit = divergence_limit(cells, seeds, keep is not None)
+    return tuple(row for row in candidates if ratios[row] > limit)
+
+
 def block_prior(per_seed: np.ndarray, keep: int | None = None) -> Prior:
     """The pooled variance of a cells x seeds table of per-seed accuracies (every cell at
     the same seeds): the residual mean square of the two-way additive fit, without the
-    cells that diverge (never row ``keep``, the baseline's, which every comparison has)."""
+    cells that diverge (never row ``keep``, the baseline's, which every comparison has);
+    nothing pooled if fewer than MIN_CELLS cells are left."""
     per_seed = np.asarray(per_seed, dtype=float)
     cells, seeds = per_seed.shape if per_seed.ndim == 2 else (0, 0)
     if cells < MIN_CELLS or seeds < 2:
         return NONE
-    rows = list(range(cells))
-    while True:
-        variance, df, shares = _fit(per_seed[rows])
-        # each cell's share has about (seeds - 1)(cells - 1)/cells df under equal spreads
-        own_df = (seeds - 1) * (len(rows) - 1) / len(rows)
-        candidates = [i for i, row in enumerate(rows) if row != keep]
-        worst = max(candidates, key=lambda i: shares[i])
-        rest = (shares.sum() - shares[worst]) / (own_df * (len(rows) - 1))
-        if len(rows) <= MIN_CELLS or rest <= 0:
-            break
-        tail = stats.f.sf(shares[worst] / own_df / rest, own_df, own_df * (len(rows) - 1))
-        if tail >= OUTLIER / len(candidates):  # the largest of them: Bonferroni
-            break
-        rows.pop(worst)
-    left_out = tuple(row for row in range(cells) if row not in rows)
+    left_out = divergent(per_seed, keep)
+    rows = [row for row in range(cells) if row not in left_out]
+    if len(rows) < MIN_CELLS:
+        return Prior(math.nan, 0.0, 0, left_out)
+    variance, df, _ = _fit(per_seed[rows])
     return Prior(variance, df, len(rows), left_out)
 
 
 def borrowed(own: float, own_df: float, prior: Prior, weight: float) -> tuple[float, float]:
-    """A contrast's per-seed variance and its degrees of freedom: the pooled variance
-    times the contrast's squared weights ``weight`` (|w|^2), unless its ``own`` variance
-    is larger, which it then keeps with ``own_df``."""
+    """A contrast's per-seed variance and its degrees of freedom: its ``own`` variance
+    (``own_df`` df) moderated toward the pooled variance times the contrast's squared
+    weights ``weight`` (|w|^2), the pool counting as ``prior.df`` degrees of freedom: Smyth's
+    (2004) posterior variance (d0 s0^2 + d s^2) / (d0 + d). Its degrees of freedom are the
+    pool's, not d0 + d as in limma: the comparison's own runs are part of the pool already
+    (counting them twice put the A/A false verdicts of six real cells above 5 %)."""
     if prior.df == 0 or not math.isfinite(own):
         return own, own_df
     pooled = weight * prior.variance
-    return (own, own_df) if own > pooled else (pooled, prior.df)
+    return (prior.df * pooled + own_df * own) / (prior.df + own_df), prior.df

@@ -163,7 +163,7 @@ def family(
     bounds: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[list[Comparison], str]:
     """One family's comparisons (``pairs`` of seeds x images outcomes, paired by row and
-    column), each with the study's pooled seed variance where its own is smaller
+    column), each with its seed variance moderated toward the study's pooled one
     (ablate.results.moderation), then, under ``multiplicity`` "holm", the verdicts of a
     study-wide 5 % false-verdict rate (ablate.results.verdicts.holm).
 

@@ -15,22 +15,22 @@ at one seed are correlated, and the spread of the per-seed difference is smaller
 two sides' spreads added (on the seed bank 3.6 times). Its variance is the per-seed
 difference's seed-to-seed variance over the seeds (never taken below what independent
 per-image flips of the difference give, which guards two-seed estimates that are small by
-chance), or the study's pooled variance where that is larger than its own and the study
-has enough cells (ablate.results.moderation: a randomised block design's residual mean
-square), plus the test set's own part (the image-level variance of the per-image mean
-difference, less its seed noise), combined with Welch-Satterthwaite degrees of freedom
-(Satterthwaite 1946). A paired test is valid whatever the correlation: a change that
-shares less through the seed (an architecture) only gains less. The verdict follows
-Bouthillier et al. 2021 ("Accounting for variance in machine learning benchmarks"):
-decide only when the difference is
-significant AND the probability of improvement P(X > Y) (Agarwal et al. 2021, rliable; the
-Mann-Whitney statistic over pairs of runs) is at least 0.75; "no difference" when the whole
-interval lies within +/- min_effect. One seed cannot measure training randomness, so a
-one-seed comparison stays undecided and says so (its p-value is the test images' alone:
-Dietterich 1998's McNemar case). Seed advice is the power analysis of Colas et al. 2018
-("How many random seeds?"), with t quantiles. The comparisons of one study with its
-baseline (and, separately, its effects) are one family: ``holm`` adjusts their p-values so
-that the chance of any false verdict in the family is at most ALPHA.
+chance), moderated toward the study's pooled variance where the study has enough cells
+(ablate.results.moderation: a randomised block design's residual mean square, Smyth 2004's
+moderated variance), plus the test set's own part (the image-level variance of the
+per-image mean difference, less its seed noise), combined with Welch-Satterthwaite degrees
+of freedom (Satterthwaite 1946). A paired test is valid whatever the correlation: a change
+that shares less through the seed (an architecture) only gains less. The verdict follows
+Bouthillier et al. 2021 ("Accounting for variance in machine learning benchmarks"): decide
+only when the difference is significant AND the probability of improvement P(X > Y)
+(Agarwal et al. 2021, rliable; the Mann-Whitney statistic over pairs of runs) is at least
+0.75; "no difference" when the whole interval lies within +/- min_effect. One seed cannot
+measure training randomness, so a one-seed comparison stays undecided and says so (its
+p-value is the test images' alone: Dietterich 1998's McNemar case; a two-level design's
+effects are the exception, ablate.results.lenth). Seed advice is the power analysis of
+Colas et al. 2018 ("How many random seeds?"), with t quantiles. The comparisons of one
+study with its baseline (and, separately, its effects) are one family: ``holm`` adjusts
+their p-values so that the chance of any false verdict in the family is at most ALPHA.
 
 The false-verdict rate is measured on real runs (bench/seed_bank.py, bench/calibration.py;
 docs/benchmarks.md) and on simulated ones (tests/test_verdicts.py): at most 5 % at 1, 2, 3,
@@ -114,12 +114,10 @@ def _variance(
 ) -> _Variance:
     """Variance of the mean paired difference, as the sum of two parts:
 
-    * training randomness: the variance of the per-seed difference (``seed_spread``) over
-      the number of seeds, or the study's pooled one (``prior`` times the contrast's
-      squared weights ``weight``: 2 for a cell minus the baseline) with its degrees of
-      freedom where that is larger (ablate.results.moderation): a comparison whose own
-      spread exceeds the pooled one keeps its own, with its own degrees of freedom (an
-      exact paired t), so pooling never lends a cell a calm variance it does not have;
+    * training randomness: the variance of the per-seed difference (``seed_spread``),
+      moderated toward the study's pooled one (``prior`` times the contrast's squared
+      weights ``weight``: 2 for a cell minus the baseline; ablate.results.moderation), over
+      the number of seeds;
     * the test set: the image-level variance of the per-image mean difference, less the
       part of it that is seed noise already counted above (the difference's own per-image
       flips; n - 1 images' worth of df).
