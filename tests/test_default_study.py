@@ -48,7 +48,7 @@ def default_study(tmp_path_factory):
 @pytest.mark.slow
 def test_default_study_learns_the_digits(default_study):
     summary = pd.read_csv(default_study / "results" / STUDY / "summary.csv")
-    assert len(summary) == 4
+    assert len(summary) == 6
     assert (summary["n"] == 2).all()
     # Far above chance (0.1) from 20 images per class: a margin that any CPU reaches (which
     # cell is best, and by how much, is left to the run).
@@ -67,10 +67,10 @@ def test_default_study_learns_the_digits(default_study):
     predictions = sorted(
         (default_study / "results" / STUDY / "cells").glob("*/seed-*/test/predictions.csv")
     )
-    assert len(predictions) == 8
+    assert len(predictions) == 12
     effects = pd.read_csv(default_study / "results" / STUDY / "effects.csv")
-    # 2 x 2 full factorial: two main effects and their interaction
-    assert effects["term"].tolist() == ["main"] * 2 + ["interaction"]
+    # 3 x 2 full factorial: 2 + 1 main effects, 2 x 1 interactions
+    assert effects["term"].tolist() == ["main"] * 3 + ["interaction"] * 2
 
 
 @pytest.mark.slow
@@ -86,7 +86,7 @@ def test_the_factor_effects_figure_draws_effects_csv(default_study, tmp_path):
     drawn = figures.factor_effects(effects, summary, tmp_path / "factor_effects.png")
     main = effects[effects["term"] == "main"].reset_index(drop=True)
     columns = ["factor_a", "level_a", "estimate", "ci_low", "ci_high"]
-    assert len(main) == 2
+    assert len(main) == 3
     pd.testing.assert_frame_equal(figures.drawn_effects(drawn), main[columns], check_exact=True)
 
 

@@ -423,6 +423,7 @@ def test_snakemake_plans_one_train_job_per_fractional_cell_and_seed(tmp_path):
         norm={"plain": {}, "batchnorm": {"model": {"batch_norm": True}}},
     )
     config["factors"]["regularization"].pop("dropout-batchnorm", None)
+    config["factors"]["augmentation"].pop("heavy", None)  # two levels each
     write_config(tmp_path, config)
     jobs = planned_jobs(snakemake(tmp_path, "--dry-run"))
     trained = sorted((w["cell"], int(w["seed"])) for rule, w in jobs if rule == "train")

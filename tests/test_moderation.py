@@ -27,14 +27,32 @@ def test_the_pooled_variance_is_the_block_designs_residual_mean_square():
     fit = ols("accuracy ~ C(cell) + C(seed)", data=frame).fit()
     prior = moderation.block_prior(table)
     assert prior.left_out == ()
-    assert prior.variance == pytest.approx(fit.mse_resid)
     assert prior.df == fit.df_resid == 12 and prior.cells == 5
+    # each residual on its cell's binomial scale p(1 - p), the mean of which is the unit
+    spread = table.mean(axis=1) * (1 - table.mean(axis=1))
+    scaled = (fit.resid.to_numpy() ** 2 / spread[frame["cell"]]).sum() / fit.df_resid
+    assert prior.variance == pytest.approx(scaled * spread.mean())
+    assert prior.variance == pytest.approx(fit.mse_resid, rel=0.05)  # cells alike: about it
+    assert prior.spread == pytest.approx(tuple(spread / spread.mean()))
+
+
+def test_a_cell_far_below_the_others_is_expected_to_spread_more_not_told_divergent():
+    # the binomial scale: a cell at 0.55 spreads more than cells at 0.93 by sqrt(4.4)
+    rng = np.random.default_rng(8)
+    table = 0.93 + rng.normal(0, 0.01, size=(6, 2))
+    table[3] = 0.55 + rng.normal(0, 0.01 * np.sqrt(0.55 * 0.45 / (0.93 * 0.07)), size=2)
+    prior = moderation.block_prior(table, keep=0)
+    assert prior.left_out == ()
+    far, calm = np.zeros(6), np.zeros(6)
+    far[[3, 0]] = calm[[1, 0]] = [1, -1]
+    assert prior.relative(far) == pytest.approx(prior.spread[3] + prior.spread[0])
+    assert prior.relative(far) > 2 * prior.relative(calm)  # (4.4 + 1) / (1 + 1) in truth
 
 
 @pytest.mark.parametrize("shape", [(6, 2), (6, 3), (12, 5)])
 def test_identical_cells_leave_the_pool_at_most_five_percent_of_the_time(shape):
     rng = np.random.default_rng(6)
-    tables = [rng.normal(0, 0.01, size=shape) for _ in range(2000)]
+    tables = [0.9 + rng.normal(0, 0.01, size=shape) for _ in range(2000)]
     lost = np.mean([moderation.block_prior(t, keep=0).left_out != () for t in tables])
     assert lost <= 0.065  # 5 % plus 3 standard errors of 2000 studies
 
@@ -107,15 +125,20 @@ def test_calm_cells_borrow_degrees_of_freedom_and_a_divergent_one_keeps_its_own(
     results, rule = family(pairs, MIN_EFFECT, block=block, rows=range(1, 7), keep=0)
     pooled = moderation.block_prior(block, keep=0)
     assert pooled.left_out == (6,) and pooled.df == 20  # six calm cells, 4 seeds' df each
-    for (cell, base), result in zip(pairs[:-1], results[:-1], strict=True):
+    for row, ((cell, base), result) in enumerate(zip(pairs[:-1], results[:-1], strict=True)):
         own = seed_spread(cell, base)
         assert result.seed_df == 20
         alone = compare(cell, base, MIN_EFFECT)
-        moderated = compare(cell, base, MIN_EFFECT, prior=pooled)
+        contrast = np.zeros(7)
+        contrast[[row + 1, 0]] = [1, -1]
+        moderated = compare(cell, base, MIN_EFFECT, prior=pooled,
+                            weight=pooled.relative(contrast))  # fmt: skip
         assert moderated.seed_df == 20 and alone.seed_df == 4
         assert (moderated.ci_low, moderated.ci_high) == (result.ci_low, result.ci_high)
-        expected = (20 * 2 * pooled.variance + 4 * own) / 24
-        assert moderation.borrowed(own, 4, pooled, 2.0) == pytest.approx((expected, 20))
+        expected = (20 * pooled.relative(contrast) * pooled.variance + 4 * own) / 24
+        assert moderation.borrowed(own, 4, pooled, pooled.relative(contrast)) == pytest.approx(
+            (expected, 20)
+        )
     assert results[-1].seed_df == 4  # its own seeds - 1: no calm variance lent to it
     assert "moderated toward the study's pooled one (6 cells, 20 df, 1 divergent" in rule
     assert "Holm over 6 comparisons" in rule

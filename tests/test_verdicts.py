@@ -224,6 +224,30 @@ def test_a_study_of_six_identical_cells_rarely_gets_any_verdict_on_real_runs(ban
         assert np.mean(studies) <= 0.065, (seeds, np.mean(studies))
 
 
+def test_levels_far_below_the_baseline_at_two_seeds_are_worse_in_their_study():
+    """Real runs of the default study (bench/default_study.py --keep-runs: split 2024, two
+    seeds): every run of the two heavy-augmentation cells is far below every baseline run.
+    With the study's pooled spread (six cells, 5 df, each cell's on its binomial scale) and
+    Holm, both are 'worse'."""
+    table = pd.read_csv(REPO / "bench" / "data" / "default_study_runs.csv.gz", dtype=str)
+    table["right"] = (table["true"] == table["predicted"]).astype(float)
+    runs = {cell: rows.pivot(index="seed", columns="image", values="right").sort_index()
+            for cell, rows in table.groupby("cell")}  # fmt: skip
+    baseline = "augmentation-none__dropout-none"
+    cells = [baseline, *sorted(set(runs) - {baseline})]
+    outcomes = [runs[cell].to_numpy() for cell in cells]
+    assert all(o.shape == (2, 1300) for o in outcomes)
+    heavy = [i for i, cell in enumerate(cells) if "heavy" in cell]
+    for index in heavy:  # the situation: every run below every baseline run, by far
+        assert outcomes[index].mean(axis=1).max() < outcomes[0].mean(axis=1).min() - 0.1
+    block = np.array([o.mean(axis=1) for o in outcomes])
+    pairs = [(o, outcomes[0]) for o in outcomes[1:]]
+    results, rule = family(pairs, MIN_EFFECT, block=block, rows=range(1, 6), keep=0)
+    assert "Holm over 5 comparisons" in rule and "(6 cells, 5 df;" in rule
+    for index in heavy:
+        assert results[index - 1].verdict == WORSE, results[index - 1]
+
+
 def hand_computed(scores, reference):
     """The comparison's variance, degrees of freedom and interval written out term by term
     (the formula of ablate.results.verdicts, computed here with plain loops)."""

@@ -159,11 +159,9 @@ def factor_effects(
     else:
         pairs = [(sum(mean(fixed) for fixed in plus), sum(mean(fixed) for fixed in minus))
                  for plus, minus in sides]  # fmt: skip
-        # squared weights in units of single cells: +-1/k over 2k cells is 2/k
-        weights = [float(np.sum(contrast**2)) for contrast in contrasts]
-        block = per_seed_table(outcomes, cells.index.tolist())
-        results, rule = family(pairs, min_effect, multiplicity, block=block, weights=weights,
-                               bounds=bounds)  # fmt: skip
+        block = per_seed_table(outcomes, cells.index.tolist())  # rows: the cells, in order
+        results, rule = family(pairs, min_effect, multiplicity, block=block,
+                               weights=contrasts, bounds=bounds)  # fmt: skip
     rows = [_row(*term, result, rule) for term, result in zip(terms, results, strict=True)]
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS).astype({"n_seeds": int})
 

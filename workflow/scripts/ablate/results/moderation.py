@@ -48,17 +48,26 @@ MIN_CELLS = 3
 # leave) leaves the pool.
 OUTLIER = 0.05
 SIMULATED_TABLES = 4000  # null tables per shape for the divergence limit
+MIN_SPREAD = 1e-3  # p(1 - p) of a cell at 0.999
 
 
 @dataclass(frozen=True)
 class Prior:
-    """The study's pooled variance of one run about its cell and seed (``variance``), with
-    ``df`` degrees of freedom, from ``cells`` cells; ``NONE``: nothing pooled."""
+    """The study's pooled variance of one run about its cell and seed (``variance``, at the
+    pooled cells' mean variance function), with ``df`` degrees of freedom, from ``cells``
+    cells, and each row's variance function p(1 - p) (``spread``); ``NONE``: nothing
+    pooled."""
 
     variance: float
     df: float
     cells: int
     left_out: tuple[int, ...] = ()  # rows of the table that diverged and left the pool
+    spread: tuple[float, ...] = ()  # each row's p(1 - p), relative to the pool's mean
+
+    def relative(self, weights: np.ndarray) -> float:
+        """A contrast's pooled per-seed variance in units of ``variance``: sum w_c^2 v_c
+        (2 for one typical cell against another)."""
+        return float(np.sum(np.asarray(weights) ** 2 * np.asarray(self.spread)))
 
     def describe(self) -> str:
         if self.df == 0 and self.left_out:
@@ -68,19 +77,22 @@ class Prior:
             return "each comparison's own seed variance (too few cells or seeds to pool)"
         diverged = f", {len(self.left_out)} divergent cell(s) left out" if self.left_out else ""
         return (f"seed variance moderated toward the study's pooled one ({self.cells} cells, "
-                f"{self.df:g} df{diverged})")  # fmt: skip
+                f"{self.df:g} df{diverged}; scaled by each cell's p(1 - p))")  # fmt: skip
 
 
 NONE = Prior(math.nan, 0.0, 0)
 
 
-def _fit(per_seed: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """Least squares: residual mean square, its df and each cell's residual sum of squares."""
+def _fit(per_seed: np.ndarray) -> tuple[float, float]:
+    """Least squares: the residual mean square over each row's p(1 - p) (the dispersion,
+    times the rows' mean p(1 - p)) and its degrees of freedom."""
     residual = (per_seed - per_seed.mean(axis=1, keepdims=True)
                 - per_seed.mean(axis=0, keepdims=True) + per_seed.mean())  # fmt: skip
     cells, seeds = per_seed.shape
     df = (cells - 1) * (seeds - 1)
-    return float((residual**2).sum() / df), float(df), (residual**2).sum(axis=1)
+    spread = variance_function(per_seed)
+    dispersion = float((residual**2 / spread[:, None]).sum() / df)
+    return dispersion * float(spread.mean()), float(df)
 
 
 def median_polish(table: np.ndarray, sweeps: int = 10) -> np.ndarray:
@@ -95,9 +107,22 @@ def median_polish(table: np.ndarray, sweeps: int = 10) -> np.ndarray:
     return residual
 
 
-def _ratios(per_seed: np.ndarray) -> np.ndarray:
-    """Each row's sum of squared median-polish residuals over the median of those sums."""
+def variance_function(per_seed: np.ndarray) -> np.ndarray:
+    """Each row's p(1 - p) at its mean accuracy p (floored: a cell at 0 or 1 still has
+    some): the binomial variance function of quasi-likelihood (McCullagh & Nelder 1989,
+    "Generalized Linear Models", ch. 9). A cell's seed-to-seed spread grows with it as its
+    accuracy falls from 1 toward 0.5, so cells are pooled on that scale (as limma-trend
+    moderates toward a mean-dependent prior: Law et al. 2014)."""
+    mean = np.clip(np.mean(per_seed, axis=-1), 0.0, 1.0)
+    return np.maximum(mean * (1 - mean), MIN_SPREAD)
+
+
+def _ratios(per_seed: np.ndarray, scaled: bool = True) -> np.ndarray:
+    """Each row's sum of squared median-polish residuals (over its p(1 - p) when
+    ``scaled``) over the median of those sums."""
     shares = (median_polish(per_seed) ** 2).sum(axis=-1)
+    if scaled:
+        shares = shares / variance_function(per_seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         return shares / np.median(shares, axis=-1, keepdims=True)
 
@@ -108,7 +133,8 @@ def divergence_limit(cells: int, seeds: int, keep: bool) -> float:
     of independent normal runs of equal spread, simulated once per shape: under equal
     spreads a study loses a calm cell at most that often."""
     draws = np.random.default_rng(2016).standard_normal((SIMULATED_TABLES, cells, seeds))
-    return float(np.quantile(_ratios(draws)[:, int(keep) :].max(axis=1), 1 - OUTLIER))
+    ratios = _ratios(draws, scaled=False)  # equal spreads: one scale for every row
+    return float(np.quantile(ratios[:, int(keep) :].max(axis=1), 1 - OUTLIER))
 
 
 def divergent(per_seed: np.ndarray, keep: int | None = None) -> tuple[int, ...]:
@@ -137,8 +163,10 @@ def block_prior(per_seed: np.ndarray, keep: int | None = None) -> Prior:
     rows = [row for row in range(cells) if row not in left_out]
     if len(rows) < MIN_CELLS:
         return Prior(math.nan, 0.0, 0, left_out)
-    variance, df, _ = _fit(per_seed[rows])
-    return Prior(variance, df, len(rows), left_out)
+    variance, df = _fit(per_seed[rows])
+    spread = variance_function(per_seed)
+    relative = tuple(float(v) for v in spread / spread[rows].mean())
+    return Prior(variance, df, len(rows), left_out, relative)
 
 
 def borrowed(own: float, own_df: float, prior: Prior, weight: float) -> tuple[float, float]:

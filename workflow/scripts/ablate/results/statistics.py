@@ -168,18 +168,33 @@ def family(
     study-wide 5 % false-verdict rate (ablate.results.verdicts.holm).
 
     ``block`` is the cells x seeds table of per-seed accuracies that is pooled,
-    ``weights`` each contrast's squared weights (2 for one cell against another), ``rows``
+    ``weights`` each contrast's weights on the block's rows (or its squared weights in
+    units of a typical cell: 2 for one cell against another), ``rows``
     the block's row of each comparison's cell (a comparison keeps its own variance if its
     cell diverged and left the pool) and ``keep`` the baseline's row, which never leaves
     it. ``alphas`` gives each comparison's own level (an adaptive study's looks, not
     adjusted further). Returns the comparisons and the rule that decided them, in words."""
     prior = moderation.NONE if block is None else moderation.block_prior(block, keep)
+
+    def weight(index: int) -> float:
+        """The contrast's pooled variance in units of the pool's: its squared weights on
+        the block's rows times their p(1 - p), or as given."""
+        if prior.df == 0:
+            return 2.0
+        if weights is not None and np.ndim(weights[index]) == 1:
+            return prior.relative(weights[index])
+        if weights is None and rows is not None and keep is not None:
+            contrast = np.zeros(len(prior.spread))
+            contrast[[rows[index], keep]] = [1.0, -1.0]
+            return prior.relative(contrast)
+        return float(weights[index]) if weights is not None else 2.0
+
     results = [
         compare(scores, reference, min_effect,
                 bounds=bounds[index] if bounds else (-1.0, 1.0),
                 alpha=alphas[index] if alphas else ALPHA, last_look=last_look,
                 prior=moderation.NONE if rows and rows[index] in prior.left_out else prior,
-                weight=weights[index] if weights else 2.0)
+                weight=weight(index))
         for index, (scores, reference) in enumerate(pairs)
     ]  # fmt: skip
     pooling = prior.describe()
