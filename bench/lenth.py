@@ -136,6 +136,13 @@ def main() -> None:
         "",
         f"{time.perf_counter() - started:.0f} s in all. Targets: A/A at most 5 % per effect "
         "and study-wide.",
+        "",
+        "Read: with one seed per cell, the design's own contrasts are enough to find a level "
+        "far below the others (c, d) in every study; a 2.5-point level (b, about 2.5 "
+        "standard errors of a main effect of 16 one-run cells) is found rarely: more seeds "
+        "or more cells. Under the null the rates stay within the targets; beside d, whose "
+        "runs spread four times more than a's, a null effect is decided in up to about 5 % "
+        "of studies, at the target's edge (1,000 studies: +/- 0.7 %).",
     ]
     write_section("lenth", lines)
     print("\n".join(lines))

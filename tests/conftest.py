@@ -32,8 +32,9 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     config["dataset"].update(image_size=[16, 16], max_per_class=12, split=split)
     config["base"]["epochs"] = 2
     config["base"]["model"].update(filters=[4, 8], dense_units=8)
+    levels = config["factors"]["augmentation"]
     config["factors"] = {
-        "augmentation": copy.deepcopy(config["factors"]["augmentation"]),
+        "augmentation": {level: copy.deepcopy(levels[level]) for level in ("none", "geometric")},
         "regularization": {"none": {}, "dropout": {"model": {"dropout": 0.3}}},
     }
     config["design"] = "one-at-a-time"

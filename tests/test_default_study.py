@@ -25,7 +25,7 @@ TABLES = {
         "baseline",
         "test accuracy [95% CI]",
         "vs baseline",
-        "augmentation-geometric__dropout-0.3",
+        "heavy",
         "verdict",
         "P(improvement)",
         "seed advice",

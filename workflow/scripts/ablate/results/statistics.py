@@ -176,9 +176,7 @@ def family(
     adjusted further). Returns the comparisons and the rule that decided them, in words."""
     prior = moderation.NONE if block is None else moderation.block_prior(block, keep)
 
-    def weight(index: int) -> float:
-        """The contrast's pooled variance in units of the pool's: its squared weights on
-        the block's rows times their p(1 - p), or as given."""
+    def weight(index: int) -> float:  # the contrast's pooled variance in the pool's units
         if prior.df == 0:
             return 2.0
         if weights is not None and np.ndim(weights[index]) == 1:
