@@ -7,8 +7,9 @@ images, and their seed variances are alike: a study is a randomised complete blo
 cells as treatments and seeds as blocks (Montgomery, "Design and Analysis of Experiments",
 ch. 4). Its residual mean square, over the cells x seeds table of per-seed accuracies after
 removing each cell's and each seed's mean, is the study's pooled variance of one run about
-its cell and seed, with (cells - 1)(seeds - 1) degrees of freedom; a contrast of cells with
-weights w has per-seed variance |w|^2 times it (2 for a cell against the baseline). This is
+its cell and seed, with (cells - 1)(seeds - 1) degrees of freedom, each cell's residuals
+taken on its binomial scale p(1 - p) (``variance_function``); a contrast of cells with
+weights w has per-seed variance sum w_c^2 p_c(1 - p_c) times that dispersion. This is
 the error term of Dunnett's (1955) many-to-one comparisons in such a design. Each
 comparison's own paired variance is moderated toward it as in limma's moderated t (Smyth
 2004, "Linear models and empirical Bayes methods for assessing differential expression"):
