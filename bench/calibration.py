@@ -23,12 +23,12 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy.special import expit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from benchmarks_doc import write_section  # noqa: E402
+from seed_bank import load_predictions  # noqa: E402
 
 from ablate.results.intervals import cell_interval, macro_f1_interval  # noqa: E402
 from ablate.results.statistics import HOLM, NO_ADJUSTMENT, family  # noqa: E402
@@ -45,13 +45,8 @@ SHARED = 0.9  # the share of images whose chance one seed's runs share
 
 def load_bank() -> dict[str, np.ndarray]:
     """Per level: seeds x images (1 right, 0 wrong), rows in seed order."""
-    table = pd.read_csv(REPO / "bench" / "data" / "seed_bank.csv.gz", dtype=str)
-    table["right"] = (table["true"] == table["predicted"]).astype(float)
-    table["seed"] = table["seed"].astype(int)
-    return {
-        level: rows.pivot(index="seed", columns="image", values="right").sort_index().to_numpy()
-        for level, rows in table.groupby("level")
-    }
+    predicted, true = load_predictions()
+    return {level: (runs == true).astype(float) for level, runs in predicted.items()}
 
 
 DIFFICULTY = np.random.default_rng(0).normal(2.5, 2.0, size=IMAGES)

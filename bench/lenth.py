@@ -27,28 +27,15 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from benchmarks_doc import write_section  # noqa: E402
+from seed_bank import load_predictions  # noqa: E402
 
 from ablate import fractional  # noqa: E402
 from ablate.results.effects import factor_effects  # noqa: E402
 from ablate.results.outcomes import Outcomes  # noqa: E402
 from ablate.results.statistics import HOLM, NO_ADJUSTMENT  # noqa: E402
 
-BANK = REPO / "bench" / "data" / "seed_bank.csv.gz"
 MIN_EFFECT = 0.005
 DECIDED = ("better", "worse")
-
-
-def load_bank() -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per level: seeds x images predicted classes (rows in seed order); the true classes."""
-    table = pd.read_csv(BANK, dtype=str)
-    table["seed"] = table["seed"].astype(int)
-    levels = {
-        level: rows.pivot(index="seed", columns="image", values="predicted").sort_index()
-        for level, rows in table.groupby("level")
-    }
-    images = levels["a"].columns
-    true = table.drop_duplicates("image").set_index("image").loc[images, "true"]
-    return {level: frame[images].to_numpy() for level, frame in levels.items()}, true.to_numpy()
 
 
 def designs() -> dict[str, np.ndarray]:
@@ -92,7 +79,7 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=1000)
     args = parser.parse_args()
     started = time.perf_counter()
-    bank, true = load_bank()
+    bank, true = load_predictions()
     rng = np.random.default_rng(1989)
     lines = [
         "## One seed per cell: Lenth's method (`bench/lenth.py`)",

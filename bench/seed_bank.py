@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -55,6 +56,20 @@ CONFIG = {
     },
     "resources": {"cpus": 1},
 }
+
+
+def load_predictions() -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per level: seeds x images predicted classes, rows in seed order and columns in one
+    image order for every level; and the true class of each image in that order."""
+    table = pd.read_csv(BANK, dtype=str)
+    table["seed"] = table["seed"].astype(int)
+    levels = {
+        level: rows.pivot(index="seed", columns="image", values="predicted").sort_index()
+        for level, rows in table.groupby("level")
+    }
+    images = levels["a"].columns
+    true = table.drop_duplicates("image").set_index("image").loc[images, "true"]
+    return {level: frame[images].to_numpy() for level, frame in levels.items()}, true.to_numpy()
 
 
 def main() -> None:

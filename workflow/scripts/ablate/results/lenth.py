@@ -52,7 +52,8 @@ def contrast_basis(signs: np.ndarray) -> np.ndarray:
     for size in range(1, factors + 1):
         for chosen in itertools.combinations(range(factors), size):
             column = np.prod(signs[:, list(chosen)], axis=1).astype(float)
-            column -= np.column_stack(basis) @ (np.column_stack(basis).T @ column)
+            spanned = np.column_stack(basis)
+            column -= spanned @ (spanned.T @ column)
             norm = np.linalg.norm(column)
             if norm > 1e-9 * math.sqrt(runs):
                 basis.append(column / norm)
@@ -126,14 +127,14 @@ def judge(
     for weight, (low_bound, high_bound) in zip(weights, bounds, strict=True):
         estimate = float(weight @ accuracies)
         se = pse * math.sqrt(runs) / 2 * float(np.linalg.norm(weight))
-        found.append((estimate, se, max(estimate - critical * se, low_bound),
+        found.append((estimate, max(estimate - critical * se, low_bound),
                       min(estimate + critical * se, high_bound),
                       p_value(abs(estimate) / se, m)))  # fmt: skip
     raw = [p for *_, p in found]
     adjusted = holm_adjusted(raw) if holm and len(found) > 1 else np.asarray(raw)
     results = [
         _verdict(estimate, low, high, p, float(q) if holm else None, min_effect)
-        for (estimate, _, low, high, p), q in zip(found, adjusted, strict=True)
+        for (estimate, low, high, p), q in zip(found, adjusted, strict=True)
     ]
     rule = (f"Lenth's pseudo standard error ({m} contrasts of {runs} one-seed cells), "
             + (f"Holm over {len(found)} effects (5 % study-wide)" if holm and len(found) > 1
