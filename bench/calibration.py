@@ -1,6 +1,6 @@
 """Benchmark: how often the verdict rule is wrong, and how often it finds a real difference,
-per number of seeds, on the bank of real runs (bench/seed_bank.py) and on simulated runs;
-and what the two-level bootstrap costs. Results go to docs/benchmarks.md.
+per number of seeds, on the bank of real runs (bench/seed_bank.py) and on simulated runs.
+Results go to docs/benchmarks.md.
 
 Cells are drawn as the pipeline runs them: every cell of a study at the same seeds, so a
 seed's runs pair up. A/A: pseudo-cells of level a at seeds drawn without overlap (identical
@@ -30,7 +30,6 @@ sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from benchmarks_doc import write_section  # noqa: E402
 from seed_bank import load_predictions  # noqa: E402
 
-from ablate.results.intervals import cell_interval, macro_f1_interval  # noqa: E402
 from ablate.results.statistics import HOLM, NO_ADJUSTMENT, family  # noqa: E402
 from ablate.results.verdicts import BETTER, WORSE  # noqa: E402
 
@@ -101,17 +100,6 @@ def rate(found: np.ndarray, wanted: Sequence[str], column: int | None = None) ->
 def any_rate(found: np.ndarray) -> float:
     """The share of studies with at least one 'better' or 'worse' (family-wise)."""
     return float(np.isin(found, DECIDED).any(axis=1).mean())
-
-
-def bootstrap_seconds(images: int, seeds: int, classes: int = 10) -> float:
-    """Wall time of one cell's accuracy and macro F1 intervals."""
-    rng = np.random.default_rng(0)
-    true = np.tile(rng.integers(0, classes, size=images), (seeds, 1))
-    predicted = np.where(rng.random((seeds, images)) < 0.9, true, 0)
-    started = time.perf_counter()
-    cell_interval((predicted == true).astype(float))
-    macro_f1_interval(true, predicted, classes)
-    return time.perf_counter() - started
 
 
 def percent(value: float) -> str:
@@ -250,14 +238,8 @@ def main() -> None:
     lines += [
         "",
         "One seed is always 'undecided' (training randomness cannot be measured from one "
-        "run). Cost of one cell's two-level bootstrap (accuracy and macro F1, 2,000 "
-        "replicates):",
-        "",
-        "| test images | seeds | seconds |",
-        "|---|---|---|",
+        "run). A cell's own interval, and its cost: bench/intervals.py.",
     ]
-    for images, seeds in ((270, 2), (270, 10), (10_000, 2), (10_000, 10)):
-        lines.append(f"| {images:,} | {seeds} | {bootstrap_seconds(images, seeds):.2f} |")
     write_section("calibration", lines)
     print("\n".join(lines))
 

@@ -102,9 +102,10 @@ def test_summary_has_intervals_and_the_paired_comparison_with_the_baseline(run_f
     train, test, _ = run_files
     summary = summary_of(collect_runs("s", RUNS, train, test))
     dropout = summary.set_index("cell").loc["reg-dropout"]
-    # test accuracy 0.7 and 0.8 over two seeds and 1,000 test images: inside [0, 1]
+    # test accuracy 0.7 and 0.8 over two seeds and 1,000 test images: a seed spread on one
+    # degree of freedom (t quantile 12.7), so wide, but inside [0, 1]
     low, high = dropout["test_accuracy_ci_low"], dropout["test_accuracy_ci_high"]
-    assert 0.6 < low < 0.75 < high < 0.9
+    assert 0.0 < low < 0.7 and 0.8 < high < 1.0
     # seed 1: 0.7 - 0.5, seed 2: 0.8 - 0.6: each cell's two seeds lie 10 points apart, but
     # paired by seed the difference is +0.2 in both: the spread is the seeds' shared part
     assert dropout["vs_baseline_n_pairs"] == 2

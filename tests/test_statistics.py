@@ -525,19 +525,17 @@ def test_verdict_lines_say_each_cells_verdict_interval_and_advice():
     )
 
 
-def test_test_set_intervals_are_the_bootstraps_of_each_cells_own_runs():
+def test_test_set_intervals_are_each_cells_own_over_seeds_and_images():
     from ablate.results.intervals import cell_interval, macro_f1_interval
-    from ablate.results.outcomes import stream
 
     runs = fail(improved_runs(), "reg-dropout", 2)
     outcomes = outcomes_of(runs)
     cells = with_test_set_intervals(cell_statistics(runs, ["reg"]), outcomes).set_index("cell")
     seeds = [1, 3, 4, 5]
-    accuracy = cell_interval(outcomes.correct("reg-dropout", seeds), seed=stream("reg-dropout"))
+    accuracy = cell_interval(outcomes.correct("reg-dropout", seeds))
     f1 = macro_f1_interval(
-        np.tile(outcomes.true, (4, 1)), outcomes.predictions("reg-dropout", seeds), 2,
-        seed=stream("reg-dropout", "f1"),
-    )  # fmt: skip
+        np.tile(outcomes.true, (4, 1)), outcomes.predictions("reg-dropout", seeds), 2
+    )
     row = cells.loc["reg-dropout"]
     assert (row["test_accuracy_ci_low"], row["test_accuracy_ci_high"]) == (
         accuracy.low, accuracy.high
@@ -553,14 +551,13 @@ def test_a_cell_without_finished_runs_keeps_empty_intervals_and_the_next_gets_it
     for seed in SEEDS:
         runs = fail(runs, BASE, seed)  # the first cell has no finished run
     from ablate.results.intervals import cell_interval
-    from ablate.results.outcomes import stream
 
     outcomes = outcomes_of(runs)
     cells = with_test_set_intervals(cell_statistics(runs, ["reg"]), outcomes)
     assert cells["test_interval_note"].tolist() == ["", ""]
     assert cells["test_accuracy_ci_low"].isna().tolist() == [True, False]
-    bootstrap = cell_interval(outcomes.correct("reg-dropout"), seed=stream("reg-dropout"))
-    assert cells.loc[1, "test_accuracy_ci_low"] == bootstrap.low  # not the t interval
+    crossed = cell_interval(outcomes.correct("reg-dropout"))
+    assert cells.loc[1, "test_accuracy_ci_low"] == crossed.low  # not the t interval
 
 
 def test_verdict_lines_go_on_after_a_cell_without_a_comparison():

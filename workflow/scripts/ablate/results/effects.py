@@ -29,7 +29,7 @@ import pandas as pd
 from ablate import fractional
 from ablate.results import lenth
 from ablate.results.intervals import cell_interval
-from ablate.results.outcomes import Outcomes, stream
+from ablate.results.outcomes import Outcomes
 from ablate.results.statistics import HOLM, cell_levels, family, per_seed_table
 
 EFFECT_COLUMNS = ["term", "factor_a", "level_a", "factor_b", "level_b", "reference",
@@ -205,7 +205,7 @@ def level_means(runs: pd.DataFrame, factors: Sequence[str], outcomes: Outcomes) 
     """Mean test accuracy at each level of each factor (term "level") and at each pair of
     levels of two factors that some cell has (term "pair"): per image and seed the mean over
     the cells with those levels (equal weight per cell), over the seeds all of them
-    finished, with the two-level bootstrap interval of ablate.results.intervals. A pair of a
+    finished, with the interval over seeds and images of ablate.results.intervals. A pair of a
     two-factor study is one cell: its mean and interval are the cell's. Outside a full grid
     the levels are confounded with the other factors': descriptive only."""
     factors = list(factors)
@@ -223,8 +223,7 @@ def level_means(runs: pd.DataFrame, factors: Sequence[str], outcomes: Outcomes) 
         seeds = _shared_seeds(outcomes, chosen)
         if not chosen or not seeds:  # a combination left out, or no finished seed
             continue
-        cells_key = chosen[0] if len(chosen) == 1 else ("level", *fixed.items())
-        found = cell_interval(_mean(outcomes, chosen, seeds), seed=stream(cells_key))
+        found = cell_interval(_mean(outcomes, chosen, seeds))
         (factor_a, level_a), (factor_b, level_b) = [*fixed.items(), (None, None)][:2]
         rows.append(
             {"term": term, "factor_a": factor_a, "level_a": level_a, "factor_b": factor_b,

@@ -3,7 +3,6 @@ that cells compare on the same images and seeds (paired)."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +67,3 @@ def collect_outcomes(
     encode = np.vectorize(index.__getitem__, otypes=[int])
     predicted = {key: encode(names) for key, names in named.items()}
     return Outcomes(images, classes, encode(true_names), predicted)
-
-
-def stream(*names: object) -> int:
-    """A fixed bootstrap seed per table row (e.g. cell name), so that intervals are
-    reproducible and do not change when other cells are added."""
-    return zlib.crc32("/".join(map(str, names)).encode())

@@ -23,7 +23,7 @@ from scipy import stats
 from ablate import status
 from ablate.results import moderation
 from ablate.results.intervals import cell_interval, macro_f1_interval
-from ablate.results.outcomes import Outcomes, stream
+from ablate.results.outcomes import Outcomes
 from ablate.results.verdicts import ALPHA, MANY_SEEDS, UNDECIDED, Comparison, compare, holm
 
 HOLM, NO_ADJUSTMENT = "holm", "none"  # checks.multiplicity
@@ -132,7 +132,7 @@ def cell_statistics(
 
 def with_test_set_intervals(summary: pd.DataFrame, outcomes: Outcomes) -> pd.DataFrame:
     """``summary`` with the intervals of test accuracy and macro F1 that account for both
-    seeds and test images (two-level bootstrap, ablate.results.intervals) instead of the t
+    seeds and test images (crossed variance components, ablate.results.intervals) instead of the t
     interval over seeds, and a note where one seed gives the test-set interval only."""
     summary = summary.copy()
     summary["test_interval_note"] = ""
@@ -140,10 +140,9 @@ def with_test_set_intervals(summary: pd.DataFrame, outcomes: Outcomes) -> pd.Dat
         seeds = outcomes.seeds(cell)
         if not seeds:
             continue
-        accuracy = cell_interval(outcomes.correct(cell, seeds), seed=stream(cell))
+        accuracy = cell_interval(outcomes.correct(cell, seeds))
         true = np.tile(outcomes.true, (len(seeds), 1))
-        f1 = macro_f1_interval(true, outcomes.predictions(cell, seeds), len(outcomes.classes),
-                               seed=stream(cell, "f1"))  # fmt: skip
+        f1 = macro_f1_interval(true, outcomes.predictions(cell, seeds), len(outcomes.classes))
         for metric, found in (("test_accuracy", accuracy), ("test_macro_f1", f1)):
             summary.loc[index, [f"{metric}_ci_low", f"{metric}_ci_high"]] = found.low, found.high
         summary.loc[index, "test_interval_note"] = accuracy.note

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from scipy import stats
 
-from ablate.results.intervals import ALPHA  # the significance level: 95 % intervals
+from ablate.results.intervals import ALPHA, flips  # ALPHA: the significance level
 from ablate.results.moderation import NONE, Prior, borrowed
 
 POWER = 0.8
@@ -91,12 +91,6 @@ class _Variance:
     seeds: int = 0
 
 
-def _flips(outcomes: np.ndarray) -> float:
-    """The seed-to-seed variance of a run's mean outcome that independent per-image flips
-    alone would give (each image's variance over seeds, summed)."""
-    return float(outcomes.var(axis=0, ddof=1).sum()) / outcomes.shape[1] ** 2
-
-
 def seed_spread(scores: np.ndarray, reference: np.ndarray) -> float:
     """The seed-to-seed variance of the per-seed paired difference (seeds - 1 degrees of
     freedom), never below what independent per-image flips of the difference give: a
@@ -106,7 +100,7 @@ def seed_spread(scores: np.ndarray, reference: np.ndarray) -> float:
     contrast = scores - np.asarray(reference, dtype=np.float64)
     if contrast.shape[0] < 2:
         return math.nan
-    return max(float(contrast.mean(axis=1).var(ddof=1)), _flips(contrast))
+    return max(float(contrast.mean(axis=1).var(ddof=1)), flips(contrast))
 
 
 def _variance(
@@ -136,7 +130,7 @@ def _variance(
     own = seed_spread(scores, reference)
     per_seed, seed_df = borrowed(own, seeds - 1, prior, weight)
     seed_part = per_seed / seeds
-    test_set = max(across_images - _flips(contrast) / seeds, 0.0)
+    test_set = max(across_images - flips(contrast) / seeds, 0.0)
     total = seed_part + test_set
     parts = seed_part**2 / seed_df + test_set**2 / max(images - 1, 1)
     df = total**2 / parts if parts > 0 else math.inf
