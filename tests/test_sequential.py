@@ -43,7 +43,7 @@ LOOKS = (2, 4, 6, 8)  # seeds: {min: 2, max: 8, step: 2}
 DECIDED = (BETTER, WORSE)
 
 
-# The looks' levels: Lan-DeMets O'Brien-Fleming spending of 0.05.
+# The looks' levels: Lan-DeMets spending of 0.05 (Kim-DeMets power family).
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +63,10 @@ def test_one_look_is_the_plain_test_and_bad_looks_are_refused():
 
 
 def test_boundaries_fall_and_depend_on_the_information_fractions_alone():
-    for looks in (LOOKS, (2, 4, 6, 7), (1, 2, 3)):
+    # Equal steps spend equal alpha (RHO = 1), so later looks, correlated with the earlier
+    # ones, need less to cross. (Unequal steps need not fall: a last step of 1 seed after
+    # steps of 2 spends half as much, so (2, 4, 6, 7) ends higher.)
+    for looks in (LOOKS, (3, 6, 9), (1, 2, 3)):
         bounds = boundaries(looks)
         assert np.all(np.diff(bounds) < 0), bounds
         alphas = nominal_alphas(looks)
@@ -170,7 +173,7 @@ def test_the_baseline_stops_once_no_cell_is_open():
 ACCURACY = {
     "none": [0.900, 0.904, 0.902, 0.898, 0.903, 0.899, 0.901, 0.905],
     "heavy": [0.700, 0.704, 0.702, 0.698, 0.703, 0.699, 0.701, 0.705],  # 20 points worse
-    "mild": [0.876, 0.880, 0.877, 0.873, 0.878, 0.874, 0.876, 0.880],  # 2.5 points worse
+    "mild": [0.874, 0.886, 0.877, 0.873, 0.878, 0.874, 0.876, 0.880],  # 2.5 points worse
     "same": [0.905, 0.895, 0.907, 0.893, 0.896, 0.908, 0.894, 0.906],
 }
 
@@ -214,7 +217,7 @@ def test_decide_round_compares_the_open_cells_at_the_looks_level_and_keeps_the_r
         cells = decision["cells"]
         assert decision["alpha"] == pytest.approx(nominal_alphas(LOOKS)[round_])
         assert cells["reg-heavy"] == first["cells"]["reg-heavy"]  # not compared again
-        if round_ == 1:  # 4 seeds: p about 1e-3, below this look's 0.0055
+        if round_ == 1:  # 4 seeds: p about 3e-7, below this look's 0.016
             assert cells["reg-mild"]["verdict"] == WORSE and cells["reg-mild"]["round"] == 1
             assert "decided after 4 seed(s)" in cells["reg-mild"]["why"]
         assert cells["reg-same"]["round"] == round_ and cells["reg-same"]["verdict"] == UNDECIDED
@@ -338,7 +341,7 @@ def test_decide_round_stops_a_look_alike_for_futility_and_keeps_a_real_differenc
     first = decide_round(runs, outcomes_of(runs), BASE, MIN_EFFECT, {}, 0, list(LOOKS), 0.1)
     same, mild = first["cells"]["reg-same"], first["cells"]["reg-mild"]
     assert same["state"] == STOPPED and same["why"].startswith("stopped undecided after 2")
-    assert mild["state"] == OPEN  # 1.25 points worse: the last look would likely decide it
+    assert mild["state"] == OPEN  # 2.2 points worse: the last look would likely decide it
     assert first["next"] == ["reg-mild", BASE]
 
 

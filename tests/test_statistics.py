@@ -396,6 +396,28 @@ def test_effects_use_only_seeds_where_every_cell_succeeded():
     assert row(effects, term="interaction")["estimate"] == pytest.approx(0.03, abs=1 / IMAGES)
 
 
+def test_each_effect_uses_every_seed_that_the_cells_it_weighs_share():
+    """As an adaptive study leaves them: the l2 cells stopped after 3 seeds, the others
+    trained on to 5. Contrasts that weigh no l2 cell use all 5 seeds; those that do, 3."""
+
+    def accuracy(levels, seed):
+        bonus = {"none": 0.0, "dropout": 0.02, "l2": 0.04}[levels["reg"]]
+        return 0.5 + 0.1 * (levels["aug"] == "geometric") + bonus + SEED_NOISE[seed]
+
+    runs = make_runs({"aug": ["none", "geometric"], "reg": ["none", "dropout", "l2"]}, accuracy)
+    stopped = runs["cell"].str.endswith("reg-l2") & (runs["seed"] > 3)
+    runs = runs[~stopped]
+    effects = effects_of(runs, ["aug", "reg"], {"aug": "none", "reg": "none"})
+    seeds = {(r.term, r.level_a, r.level_b if r.term != "main" else None): r.n_seeds
+             for r in effects.itertuples()}  # fmt: skip
+    assert seeds == {("main", "geometric", None): 3, ("main", "dropout", None): 5,
+                     ("main", "l2", None): 3, ("interaction", "geometric", "dropout"): 5,
+                     ("interaction", "geometric", "l2"): 3}  # fmt: skip
+    assert row(effects, factor_a="reg", level_a="dropout")["estimate"] == pytest.approx(
+        0.02, abs=1.5 / IMAGES
+    )
+
+
 def test_one_at_a_time_grid_has_no_factorial_effects():
     runs = additive_2x2()
     runs = runs[runs["cell"] != "aug-geometric_reg-dropout"]  # baseline + one change per factor

@@ -3,7 +3,7 @@
 A main effect of A=a is the mean over the cells with A=a minus the mean over the cells with
 the baseline level of A (equal weight per cell, other factors averaged out); an interaction
 of (A=a, B=b) is m(a,b) - m(a,b0) - m(a0,b) + m(a0,b0). Both are contrasts of the cells'
-per-image outcomes over the seeds where every cell succeeded, so they get the same
+per-image outcomes over the seeds where every cell it weighs succeeded, so they get the same
 interval, probability of improvement, p-value and verdict as a comparison of two cells
 (ablate.results.verdicts).
 
@@ -118,7 +118,7 @@ def factor_effects(
     if not seeds:
         return pd.DataFrame(columns=EFFECT_COLUMNS)
 
-    def mean(fixed: Mapping[str, str]) -> np.ndarray:
+    def mean(fixed: Mapping[str, str], seeds: Sequence[int]) -> np.ndarray:
         return _mean(outcomes, _with_levels(cells, fixed), seeds)
 
     terms, sides, bounds = [], [], []
@@ -157,8 +157,14 @@ def factor_effects(
         results, rule = lenth.judge(signs, accuracies, contrasts, bounds, min_effect,
                                     holm=multiplicity == HOLM)  # fmt: skip
     else:
-        pairs = [(sum(mean(fixed) for fixed in plus), sum(mean(fixed) for fixed in minus))
-                 for plus, minus in sides]  # fmt: skip
+        # Each effect over the seeds that every cell it weighs finished: in an adaptive
+        # study a level's cells that trained on lend their later seeds to its contrasts
+        # with other levels that did (a two-level factorial's effects weigh every cell).
+        term_seeds = [_shared_seeds(outcomes, cells.index[weight != 0].tolist())
+                      for weight in contrasts]  # fmt: skip
+        pairs = [(sum(mean(fixed, chosen) for fixed in plus),
+                  sum(mean(fixed, chosen) for fixed in minus))
+                 for (plus, minus), chosen in zip(sides, term_seeds, strict=True)]  # fmt: skip
         block = per_seed_table(outcomes, cells.index.tolist())  # rows: the cells, in order
         results, rule = family(pairs, min_effect, multiplicity, block=block,
                                weights=contrasts, bounds=bounds)  # fmt: skip
