@@ -3,10 +3,15 @@ on simulated runs and on the bank of real runs in bench/data/seed_bank.csv.gz.""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+import seed_bank
 from sklearn.metrics import f1_score
 
 from ablate.results.intervals import cell_interval, macro_f1_interval
@@ -139,13 +144,9 @@ def test_macro_f1_interval_centres_on_scikit_learns_macro_f1():
 
 @pytest.fixture(scope="module")
 def bank():
-    table = pd.read_csv(REPO / "bench" / "data" / "seed_bank.csv.gz", dtype=str)
-    table["right"] = (table["true"] == table["predicted"]).astype(float)
-    table["seed"] = table["seed"].astype(int)
-    return {
-        level: rows.pivot(index="seed", columns="image", values="right").sort_index().to_numpy()
-        for level, rows in table.groupby("level")
-    }
+    """Per level: seeds x images, 1 where the run is right (the benchmarks' reader)."""
+    predicted, true = seed_bank.load_predictions()
+    return {level: (runs == true).astype(float) for level, runs in predicted.items()}
 
 
 def test_the_seed_bank_holds_real_runs_of_four_levels(bank):
