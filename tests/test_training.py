@@ -81,8 +81,10 @@ class Scripted:
 
 
 def poison_weights(epoch):
-    """A callback that sets the first layer's kernel to NaN after the first batch of
-    ``epoch`` (from 0), so that the next batch's loss is NaN for certain."""
+    """A callback that sets every trainable weight to NaN after the first batch of
+    ``epoch`` (from 0), so that the next batch's loss is NaN for certain: the output
+    layer's bias makes the logits NaN whatever the kernels do with a NaN (oneDNN's ReLU,
+    on by default on some CPUs, turns a NaN into 0, so a NaN first kernel alone was lost)."""
     import keras
 
     class Poison(keras.callbacks.Callback):
@@ -93,8 +95,8 @@ def poison_weights(epoch):
 
         def on_train_batch_end(self, batch, logs=None):
             if self.current == epoch and not self.poisoned:
-                kernel = self.model.trainable_variables[0]
-                kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+                for weights in self.model.trainable_variables:
+                    weights.assign(np.full(weights.shape, np.nan, dtype=weights.dtype))
                 self.poisoned = True
 
     return Poison()
