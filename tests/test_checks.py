@@ -25,6 +25,10 @@ MANIFEST = pd.DataFrame(
         "sha256": ["1", "2", "3"],
     }
 )
+# Eight test images: the share of them that leak is part of the warning.
+EIGHT_TESTS = pd.DataFrame(
+    {"file": [f"t{k}.png" for k in range(8)], "split": ["test"] * 8, "sha256": list("abcdefgh")}
+)
 
 
 def warnings_of(runs, histories=(), manifest=MANIFEST, gap=0.25):
@@ -129,13 +133,13 @@ def test_near_duplicates_and_conflicting_labels_from_the_split_are_study_warning
     )  # fmt: skip
     conflicts = pd.DataFrame({"sha256": ["9", "9"], "file": ["train/1/d.png", "test/7/e.png"]})
     found = study_warnings(
-        pd.DataFrame([run("a", 1)]), pd.DataFrame(columns=["cell", "seed", "epoch"]), MANIFEST,
-        0.25, near_duplicates=near, conflicting_labels=conflicts,
+        pd.DataFrame([run("a", 1)]), pd.DataFrame(columns=["cell", "seed", "epoch"]),
+        EIGHT_TESTS, 0.25, near_duplicates=near, conflicting_labels=conflicts,
     )  # fmt: skip
     assert found[["cell", "check"]].values.tolist() == [
         ["", "test_set_use"], ["", "conflicting_labels"]
     ]  # fmt: skip
-    assert found["message"].iloc[0].startswith("2 test images have near-duplicates")
+    assert found["message"].iloc[0].startswith("2 test image(s) (25.0% of the 8 in the test")
     assert "test/3/x.png ~ train/3/a.png" in found["message"].iloc[0]
     assert found["message"].iloc[1].startswith("1 images appear under more than one class")
     empty = study_warnings(
@@ -161,9 +165,10 @@ def test_warning_messages_are_exact():
         near_duplicates=near, conflicting_labels=conflicts,
     )["message"].tolist()  # fmt: skip
     assert found == [
-        "1 test images have near-duplicates in train/validation (e.g. test/1/x.png ~ "
-        "train/1/a.png; all in data/near_duplicates.csv): test accuracy overstates "
-        "generalisation",
+        "1 test image(s) (100.0% of the 1 in the test split) are near-copies of "
+        "train/validation images (re-encoded, shifted, cropped, rescaled or recoloured) (e.g. "
+        "test/1/x.png ~ train/1/a.png; all in data/near_duplicates.csv): test accuracy "
+        "overstates generalisation",
         "1 images appear under more than one class (data/conflicting_labels.csv): at least "
         "one of each is labelled wrong",
     ]

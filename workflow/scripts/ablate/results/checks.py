@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ablate import status
+from ablate.data.duplicates import leak_share
 
 COLUMNS = ["cell", "seed", "check", "message"]
 Row = tuple[str, Any, str, str]
@@ -31,7 +32,7 @@ def study_warnings(
         *failed_runs(runs),
         *missing_seeds(runs),
         *test_set_use(runs, manifest),
-        *leaks(near_duplicates, conflicting_labels),
+        *leaks(near_duplicates, conflicting_labels, manifest),
         *divergence(runs, history, divergence_gap),
         *best_epoch_is_last(runs),
     ]
@@ -98,19 +99,20 @@ def test_set_use(runs: pd.DataFrame, manifest: pd.DataFrame) -> Iterator[Row]:
 
 
 def leaks(
-    near_duplicates: pd.DataFrame | None, conflicting_labels: pd.DataFrame | None
+    near_duplicates: pd.DataFrame | None,
+    conflicting_labels: pd.DataFrame | None,
+    manifest: pd.DataFrame,
 ) -> Iterator[Row]:
-    """Test images that are re-encoded, resized or shifted copies of train/validation
-    images (perceptual hashes, found at split time), and identical images filed under more
-    than one class: both make test accuracy say less than it seems."""
+    """Test images that are copies of train/validation images (ablate.data.duplicates,
+    found at split time), with their share of the test split, and identical images filed
+    under more than one class: both make test accuracy say less than it seems."""
     if near_duplicates is not None and len(near_duplicates):
-        images = near_duplicates["test_file"].nunique()
         example = near_duplicates.iloc[0]
         yield (
             "", None, "test_set_use",
-            f"{images} test images have near-duplicates in train/validation (e.g. "
-            f"{example['test_file']} ~ {example['other_file']}; all in "
-            "data/near_duplicates.csv): test accuracy overstates generalisation",
+            f"{leak_share(near_duplicates, manifest)} (e.g. {example['test_file']} ~ "
+            f"{example['other_file']}; all in data/near_duplicates.csv): test accuracy "
+            "overstates generalisation",
         )  # fmt: skip
     if conflicting_labels is not None and len(conflicting_labels):
         images = conflicting_labels["sha256"].nunique()
