@@ -16,7 +16,7 @@ rule train:
         "../../envs/ablate.yaml"
     threads: STUDY.resources.cpus
     resources:
-        gpu=per_cell("gpus"),
+        gpu=train_gpus(),
         mem_mb=STUDY.resources.mem_mb,
         runtime=train_runtime,
     params:
