@@ -52,13 +52,13 @@ DETAIL_SIGMA = 2.0  # pixels: the Gaussian blur whose residual is the high-pass 
 # study's digits, where distinct 1s reach a correlation of 0.996 and a detail of 0.98,
 # and a few look-alikes margins of 0.4 to 0.5 (bench/near_duplicates.py).
 MIN_DETAIL = 0.6
+MIN_MARGIN = 0.45
+EXACT_CORRELATION = 0.997
+EXACT_DETAIL = 0.96
 # Below this standard deviation (grey levels) a thumbnail's high-pass part is noise and
 # blur (a clear sky, an out-of-focus background): nothing to tell copies by, so such
 # images are never flagged. The real CIFAR-10's test images: 1 % below 9.
 MIN_TEXTURE = 4.0
-MIN_MARGIN = 0.45
-EXACT_CORRELATION = 0.997
-EXACT_DETAIL = 0.96
 CHUNK = 512  # test images compared at once: CHUNK x (train + validation) similarities
 
 
@@ -159,8 +159,11 @@ def _window(table: np.ndarray, rows: slice, columns: slice) -> np.ndarray:
 
 
 def texture(thumbnails: np.ndarray) -> np.ndarray:
-    """Per thumbnail, the standard deviation of its high-pass part (grey levels)."""
-    return high_pass(thumbnails).std(axis=(1, 2))
+    """Per thumbnail, the standard deviation of its high-pass part (grey levels); a few
+    thousand at a time, so that a large split needs no float copy of all of them."""
+    parts = [high_pass(thumbnails[start : start + 8 * CHUNK]).std(axis=(1, 2))
+             for start in range(0, len(thumbnails), 8 * CHUNK)]  # fmt: skip
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def scores(test: np.ndarray, other: np.ndarray, candidates: np.ndarray) -> np.ndarray:
