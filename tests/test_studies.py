@@ -22,7 +22,6 @@ from standins import (
 )
 
 from ablate.config import resolve_study
-from ablate.train.gpu_slots import gpu_indices
 from ablate.train.models import build_model
 
 PRESETS = sorted((REPO / "studies").glob("*.yaml"))
@@ -52,10 +51,6 @@ def test_preset_validates_and_dry_runs(path, tmp_path):
     trains = [wildcards for rule, wildcards in jobs if rule == "train"]
     assert len(trains) == len(study.cells) * len(study.seeds)
     assert {rule for rule, _ in jobs} >= {"download", "split", "decode", "evaluate", "figures"}
-    # Run here, train jobs claim their cells' GPUs only where this machine has some: on a
-    # CPU they train side by side, not one at a time under `--resources gpu=1`.
-    wanted = {str(cell.settings.gpus) if gpu_indices() else "0" for cell in study.cells.values()}
-    assert {train["gpu"] for train in trains} == wanted
 
 
 def test_presets_spell_out_the_write_ups_settings(tmp_path):

@@ -19,7 +19,6 @@ from ablate.data.sources import source_fingerprint as fingerprint_of
 from ablate.config import ConfigError, resolve_study, runtime_minutes, with_defaults
 from ablate.design import looks_of
 from ablate.settings import describe_cell
-from ablate.train.gpu_slots import gpu_indices
 
 # One line naming the key and the file, before any job; then Snakemake's own validation
 # (defaults are filled by ablate.config, from the same schema, also into `config`, which
@@ -233,16 +232,6 @@ def cell_description(wildcards):
 
 def train_runtime(wildcards, attempt):
     return runtime_minutes(STUDY.resources, attempt)
-
-
-def train_gpus():
-    """A train job's `gpu` resources: its cell's `gpus`, but none where jobs run on this
-    machine and it has no GPU. They train on the CPU there, and `--resources gpu=1` must
-    not make them wait for each other: `--cores` alone decides how many run side by side.
-    """
-    if workflow.local_exec and not gpu_indices():
-        return 0
-    return per_cell("gpus")
 
 
 def per_cell(setting):

@@ -16,7 +16,7 @@ rule train:
         "../../envs/ablate.yaml"
     threads: STUDY.resources.cpus
     resources:
-        gpu=train_gpus(),
+        gpu=per_cell("gpus"),
         mem_mb=STUDY.resources.mem_mb,
         runtime=train_runtime,
     params:
