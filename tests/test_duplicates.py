@@ -47,7 +47,7 @@ def photo_tiles() -> list[Image.Image]:
     return tiles  # 48: 24 of each photograph
 
 
-# Tiles with texture (the china photograph's sky tiles 0, 3, 4 and 5 are flat) and the
+# Tiles with texture (the china photograph's sky tiles 0, 3, 4, 5 and 10 are flat) and the
 # edit each one's copy goes through before it lands in the test split.
 COPIED = {"jpeg": 1, "shifted": 2, "cropped": 6, "rescaled": 7, "larger": 8,
           "recoloured": 9, "grey": 11}  # fmt: skip
@@ -60,7 +60,8 @@ def copies_of(tiles: list[Image.Image]) -> dict[str, Image.Image]:
     tile = {name: tiles[k] for name, k in COPIED.items()}
     return {
         "jpeg": Image.open(io.BytesIO(_jpeg(small["jpeg"], 50))),
-        "shifted": tile["shifted"].crop((4, 3, 104, 103)).resize((32, 32)),  # 1 pixel of 32
+        # Shifted by about 1 pixel of 32; the edge it uncovers is black.
+        "shifted": tile["shifted"].crop((4, 3, 104, 103)).resize((32, 32)),
         "cropped": tile["cropped"].crop((6, 6, 100, 100)).resize((32, 32)),  # 6 % off 2 sides
         "rescaled": small["rescaled"].resize((26, 26)).resize((40, 40)),
         "larger": tile["larger"].resize((96, 96)),
