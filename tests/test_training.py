@@ -83,8 +83,8 @@ class Scripted:
 def poison_weights(epoch):
     """A callback that sets every trainable weight to NaN after the first batch of
     ``epoch`` (from 0), so that the next batch's loss is NaN for certain: the output
-    layer's bias makes the logits NaN whatever the kernels do with a NaN (oneDNN's ReLU,
-    on by default on some CPUs, turns a NaN into 0, so a NaN first kernel alone was lost)."""
+    layer's bias makes the logits NaN whatever the kernels do with a NaN (with oneDNN on,
+    the default on some CPUs, a NaN first kernel alone left the loss finite)."""
     import keras
 
     class Poison(keras.callbacks.Callback):
