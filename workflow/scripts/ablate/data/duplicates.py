@@ -173,7 +173,7 @@ def scores(test: np.ndarray, other: np.ndarray, candidates: np.ndarray) -> np.nd
     found = np.zeros(candidates.shape, dtype=np.float32)
     for start in range(0, len(test), CHUNK):
         part = candidates[start : start + CHUNK]
-        first = high_pass(np.repeat(test[start : start + CHUNK], k, axis=0))
+        first = np.repeat(high_pass(test[start : start + CHUNK]), k, axis=0)
         second = high_pass(other[part.ravel()])
         found[start : start + CHUNK] = shifted_correlation(first, second).reshape(-1, k)
     return found
