@@ -9,7 +9,9 @@ out, and the next one starts):
    one synthetic batch (its own section of docs/benchmarks.md);
 3. a 2-cell, 1-seed CIFAR-sized study (S5's preset on a generated stand-in of CIFAR-10:
    5,000 training images of 32x32) through `snakemake --cores 4 --resources gpu=1`, with
-   mixed precision and XLA on.
+   mixed precision and XLA on;
+4. its baseline at 4 seeds trained in turn (`resources.runs_per_gpu: 1`), then 4 at once
+   on the one GPU (`runs_per_gpu: 4`): the pack's throughput over the runs in turn.
 
 Without a GPU that TensorFlow sees it says so in one line and exits 2. `--rehearse` runs
 the same steps at toy sizes on a CPU into a folder of its own (tests/test_gpu_check.py),
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,8 @@ from benchmarks_doc import BENCHMARKS, write_section  # noqa: E402
 BUDGET_SECONDS = 8 * 60
 STUDY = "gpu-check"
 # Shares of the budget; what a step leaves unused goes to the ones after it.
-SHARES = {"gpu tests": 0.25, "throughput": 0.3, "study": 0.45}
+SHARES = {"gpu tests": 0.2, "throughput": 0.25, "study": 0.3, "in turn": 0.125, "packed": 0.125}
+PACK = 4  # runs on one GPU at once
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,24 @@ def study_config(tfds_dir: Path, sizes: Sizes) -> dict[str, Any]:
             if patch and "epochs" in patch:
                 patch["epochs"] = sizes.epochs
     return config
+
+
+def pack_config(tfds_dir: Path, sizes: Sizes, runs_per_gpu: int) -> dict[str, Any]:
+    """The study's baseline at PACK seeds, ``runs_per_gpu`` of them at once on one GPU."""
+    config = study_config(tfds_dir, sizes)
+    config.update(study=f"{STUDY}-pack", cells=[{}], seeds=list(range(1, PACK + 1)))
+    config["resources"] = {**config.get("resources", {}), "runs_per_gpu": runs_per_gpu}
+    return config
+
+
+def train_span(results: Path) -> float:
+    """Seconds from the first train job's first log line to the last one's last line."""
+    starts, ends = [], []
+    for log in results.glob("logs/train/*/seed-*.log"):
+        lines = log.read_text().splitlines()
+        starts.append(datetime.strptime(lines[0][:23], "%Y-%m-%d %H:%M:%S,%f"))
+        ends.append(datetime.strptime(lines[-1][:23], "%Y-%m-%d %H:%M:%S,%f"))
+    return (max(ends) - min(starts)).total_seconds()
 
 
 def pytest_counts(output: str) -> dict[str, int]:
@@ -255,6 +276,30 @@ class Check:
                 "placement": summary.get("augmentation_placement"),
             }
 
+    def pack(self) -> None:
+        """The same PACK runs in turn and packed onto one GPU (the data set ``study``
+        prepared), each timed from its first train job's start to its last one's end."""
+        seconds = {}
+        for name, runs_per_gpu in (("in turn", 1), ("packed", PACK)):
+            step = Step(name)
+            workdir = self.out / f"pack-{runs_per_gpu}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            config = workdir / "config.yaml"
+            study = pack_config(self.out / "tfds", self.sizes, runs_per_gpu)
+            config.write_text(yaml.safe_dump(study, sort_keys=False))
+            command = [
+                sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                "--directory", str(workdir), "--configfile", str(config), "--cores", "8",
+                "--resources", "gpu=1", "--until", "train", "--forcerun", "train",
+                "--show-failed-logs",
+            ]  # fmt: skip
+            self.run(step, command, SHARES[name])
+            if step.status == "passed":
+                seconds[name] = train_span(workdir / "results" / study["study"])
+                step.figures = {"runs": PACK, "train s": round(seconds[name], 1)}
+        if len(seconds) == 2:
+            step.figures["throughput / in turn"] = round(seconds["in turn"] / seconds["packed"], 2)
+
     def write(self, gpus: list[str], total: float) -> None:
         import tensorflow as tf
 
@@ -331,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     check.gpu_tests()
     check.throughput()
     check.study()
+    check.pack()
     check.write(gpus, time.perf_counter() - started)
     for step in check.steps:
         print(f"{step.name}: {step.status} ({step.seconds:.0f} s)")

@@ -40,8 +40,8 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     config["design"] = "one-at-a-time"
     config["baseline"] = {}
     config["seeds"] = [1, 2]
-    # One thread per train job: such tiny models gain nothing from a second, and two jobs
-    # then train side by side on `--cores 2`.
+    # One thread per train job: such tiny models gain nothing from a second. (Train jobs
+    # still run one at a time under `--resources gpu=1`: runs_per_gpu is 1.)
     config["resources"] = {"cpus": 1}
     config.update(overrides)
     return config

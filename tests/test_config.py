@@ -561,3 +561,24 @@ def test_adaptive_seeds_with_min_equal_to_max_are_one_round():
     from ablate.design import seed_rounds
 
     assert seed_rounds({"min": 2, "max": 2, "step": 1}, "base", ["base"]) == [[1, 2]]
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ({"runs_per_gpu": 0}, "'resources.runs_per_gpu': 0 is less than the minimum of 1"),
+        ({"runs_per_gpu": 1.5}, "'resources.runs_per_gpu': 1.5 is not of type 'integer'"),
+        ({"gpu_memory_mb": 100}, "'resources.gpu_memory_mb': 100 is less than the minimum of 256"),
+    ],
+)  # fmt: skip
+def test_a_wrong_gpu_sharing_setting_is_named(resources, message):
+    with pytest.raises(ConfigError) as error:
+        resolve_study(study_config(resources=resources))
+    assert f"config key {message}" in str(error.value)
+
+
+def test_gpu_sharing_defaults_to_whole_gpus_with_memory_growing():
+    resources = resolve_study(study_config()).resources
+    assert (resources.runs_per_gpu, resources.gpu_memory_mb) == (1, None)
+    shared = resolve_study(study_config(resources={"runs_per_gpu": 4, "gpu_memory_mb": 4000}))
+    assert (shared.resources.runs_per_gpu, shared.resources.gpu_memory_mb) == (4, 4000)

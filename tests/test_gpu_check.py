@@ -3,6 +3,7 @@ before installing anything, and its CPU rehearsal runs every step it would run o
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -70,8 +71,9 @@ def test_pytest_counts_read_the_closing_line():
 
 
 def test_a_cpu_rehearsal_runs_every_step_and_writes_its_figures(tmp_path):
-    """The three steps at toy sizes: the gpu tests (skipped here), the throughput bench with
-    both placements, and the S5 study through the real snakemake; the figures go into the
+    """The steps at toy sizes: the gpu tests (skipped here), the throughput bench with
+    both placements, the S5 study through the real snakemake, and its baseline's 4 seeds in
+    turn and packed (on the CPU here); the figures go into the
     rehearsal's own benchmarks.md, and docs/benchmarks.md is left alone."""
     docs = (REPO / "docs" / "benchmarks.md").read_text()
     out = tmp_path / "out"
@@ -83,7 +85,7 @@ def test_a_cpu_rehearsal_runs_every_step_and_writes_its_figures(tmp_path):
     )
     log = (out / "gpu-check.log").read_text()
     assert done.returncode == 0, done.stdout + log[-5000:]
-    steps = ("gpu tests:", "throughput:", "study:")
+    steps = ("gpu tests:", "throughput:", "study:", "in turn:", "packed:")
     statuses = [
         line.rsplit(" (", 1)[0] for line in done.stdout.splitlines() if line.startswith(steps)
     ]
@@ -91,6 +93,8 @@ def test_a_cpu_rehearsal_runs_every_step_and_writes_its_figures(tmp_path):
         "gpu tests: passed (no gpu test ran)",
         "throughput: passed",
         "study: passed",
+        "in turn: passed",
+        "packed: passed",
     ]
     figures = (out / "benchmarks.md").read_text()
     assert "<!-- gpu_check:start -->" in figures and "<!-- model_throughput:start -->" in figures
@@ -100,6 +104,8 @@ def test_a_cpu_rehearsal_runs_every_step_and_writes_its_figures(tmp_path):
     for row in study:
         assert "| ok |" in row and "| mixed_float16 | True |" in row
     assert "| gpu tests | passed (no gpu test ran) |" in figures
+    packed = r"\| packed \| passed \| \d+ \| runs 4, train s [\d.]+, throughput / in turn [\d.]+ \|"
+    assert re.search(packed, figures), figures
     assert "skipped" in figures  # the gpu tests' counts
     assert "$ " in log and "snakemake" in log  # every command and its output
     assert (REPO / "docs" / "benchmarks.md").read_text() == docs

@@ -274,8 +274,8 @@ def test_seed_advice_for_undecided_comparisons():
     assert advice[0] == "" and advice[4] == ""
     assert advice[1] == "about 6 seeds would tell a 0.5-point difference"
     assert advice[2] == (
-        "no number of seeds tells a 0.5-point difference on 270 test images: "
-        "a larger test split would"
+        "no number of seeds tells a 0.5-point difference on 270 test images; "
+        "only a larger test split can"
     )
     assert advice[3] == "needs at least 2 seeds in both cells to be decided"  # one pair
     summary.loc[3, "vs_baseline_n_pairs"] = 3

@@ -323,6 +323,17 @@ def test_a_finished_study_is_up_to_date(tiny_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_sharing_gpus_differently_retrains_nothing(tiny_run, tmp_path):
+    workdir = tmp_path / "shared"
+    shutil.copytree(tiny_run, workdir, symlinks=True)  # copies mtimes and .snakemake/
+    config = tiny_config()
+    config["resources"].update(runs_per_gpu=3, gpu_memory_mb=2000)
+    write_config(workdir, config)
+    result = snakemake(workdir, "--dry-run")
+    # Only study.yaml, the record of the config as run, is written again.
+    assert {rule for rule, _ in planned_jobs(result)} == {"describe", "all"}
+
+
 def test_changing_one_level_reruns_only_the_cells_that_use_it(tiny_run, tmp_path):
     workdir = tmp_path / "edited"
     shutil.copytree(tiny_run, workdir, symlinks=True)  # copies mtimes and .snakemake/

@@ -37,6 +37,18 @@ except ConfigError as error:
 validate(config, "../schemas/config.schema.yaml", set_default=False)
 
 
+def share_gpus(runs_per_gpu):
+    """With `resources.runs_per_gpu` k, `--resources gpu=N` admits k x N one-GPU train
+    jobs: Snakemake counts whole numbers only, so the limit it was given is scaled, and
+    each job takes its seat on a GPU itself (ablate.train.gpu_slots)."""
+    given = workflow.global_resources.get("gpu").value
+    if runs_per_gpu > 1 and isinstance(given, int):
+        workflow.register_resource("gpu", given * runs_per_gpu)
+
+
+share_gpus(STUDY.resources.runs_per_gpu)
+
+
 wildcard_constraints:
     study=re.escape(STUDY.name),
     # Any path-safe name: listing the cells here would put the whole list into every

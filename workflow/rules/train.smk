@@ -19,6 +19,8 @@ rule train:
         gpu=per_cell("gpus"),
         mem_mb=STUDY.resources.mem_mb,
         runtime=train_runtime,
+        runs_per_gpu=STUDY.resources.runs_per_gpu,
+        gpu_memory_mb=STUDY.resources.gpu_memory_mb,
     params:
         settings=cell_settings,
         dataset=DATASET_IMAGES,

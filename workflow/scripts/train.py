@@ -18,5 +18,7 @@ with log_to(snakemake.log[0]):
         params_path=snakemake.output.params,
         summary_path=snakemake.output.summary,
         state_dir=snakemake.params.state,
+        runs_per_gpu=snakemake.resources.runs_per_gpu,
+        gpu_memory_mb=snakemake.resources.get("gpu_memory_mb"),
     )
 runtime.skip_final_collection()

@@ -22,12 +22,14 @@ class _Record:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Self:
-        names = [field.name for field in dataclasses.fields(cls)]
-        if missing := [name for name in names if name not in values]:
+        fields = dataclasses.fields(cls)
+        names = [field.name for field in fields]
+        required = [field.name for field in fields if field.default is dataclasses.MISSING]
+        if missing := [name for name in required if name not in values]:
             raise ValueError(f"{cls.__name__}: missing {', '.join(missing)}")
         if extra := sorted(set(values) - set(names)):
             raise ValueError(f"{cls.__name__}: unknown {', '.join(extra)}")
-        return cls(**{name: values[name] for name in names})
+        return cls(**{name: values[name] for name in names if name in values})
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -93,6 +95,8 @@ class Resources(_Record):
     mem_mb: int
     runtime: int  # minutes
     runtime_growth: float
+    runs_per_gpu: int = 1  # train jobs seated on one GPU (ablate.train.gpu_slots)
+    gpu_memory_mb: int | None = None  # each train job's GPU memory limit; None: grows
 
 
 @dataclasses.dataclass(frozen=True)

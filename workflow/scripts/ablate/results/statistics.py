@@ -286,8 +286,8 @@ def seed_advice(summary: pd.DataFrame, min_effect: float, test_images: int) -> p
             advice[index] = f"about {int(needed)} seeds would tell {points}"
         else:
             advice[index] = (
-                f"no number of seeds tells {points} on {test_images} test images: "
-                "a larger test split would"
+                f"no number of seeds tells {points} on {test_images} test images; "
+                "only a larger test split can"
             )
     return advice
 

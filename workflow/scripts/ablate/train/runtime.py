@@ -32,17 +32,25 @@ def skip_final_collection() -> None:
 
 
 def configure(
-    seed: int | None = None, threads: int | None = None, claim: int | None = None
+    seed: int | None = None,
+    threads: int | None = None,
+    claim: int | None = None,
+    runs_per_gpu: int = 1,
+    gpu_memory_mb: int | None = None,
 ) -> None:
     """Seed every generator, make ops deterministic, bound CPU threads, let GPU memory grow.
 
-    ``claim``: GPUs this job holds on its own (ablate.train.gpu_slots), claimed before
-    TensorFlow starts; 0 hides them all; None leaves the visible GPUs as they are.
+    ``claim``: GPUs this job holds (ablate.train.gpu_slots), claimed before TensorFlow
+    starts; 0 hides them all; None leaves the visible GPUs as they are. With
+    ``runs_per_gpu`` > 1 a one-GPU claim is a seat on a GPU that others share.
+    ``gpu_memory_mb`` caps this job's memory on each GPU instead of letting it grow.
     """
     if claim is not None:
         from ablate.train.gpu_slots import claim_gpus
 
-        claim_gpus(claim)
+        # Shared GPUs: a whole-GPU cell may wait for the shared runs on its GPUs to end.
+        wait = None if runs_per_gpu > 1 else 600.0
+        claim_gpus(claim, wait_seconds=wait, runs_per_gpu=runs_per_gpu)
     import keras
     import tensorflow as tf
 
@@ -50,8 +58,12 @@ def configure(
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     for gpu in gpus():
-        # Without this TensorFlow claims all GPU memory on start-up.
-        tf.config.experimental.set_memory_growth(gpu, True)
+        if gpu_memory_mb:
+            limit = tf.config.LogicalDeviceConfiguration(memory_limit=gpu_memory_mb)
+            tf.config.set_logical_device_configuration(gpu, [limit])
+        else:
+            # Without this TensorFlow claims all GPU memory on start-up.
+            tf.config.experimental.set_memory_growth(gpu, True)
     if seed is not None:
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()

@@ -56,6 +56,8 @@ def train_cell(
     threads: int | None = None,
     description: Mapping[str, Any] | None = None,
     tensorboard_dir: str | Path | None = None,
+    runs_per_gpu: int = 1,
+    gpu_memory_mb: int | None = None,
 ) -> dict[str, Any]:
     """Train (or resume), then write the best checkpoint, history, params and a summary.
 
@@ -65,9 +67,11 @@ def train_cell(
     color_mode. ``description`` (study, cell, factor levels) is copied into params.yaml.
     ``tensorboard_dir``: where a cell with ``tensorboard: true`` logs (default: the
     study's ``paths.TENSORBOARD`` of the description's study and cell).
+    ``runs_per_gpu`` and ``gpu_memory_mb``: the study's GPU sharing (its ``resources``).
     """
     cell = CellSettings.from_mapping(settings)
-    runtime.configure(seed=seed, threads=threads, claim=cell.gpus)
+    runtime.configure(seed=seed, threads=threads, claim=cell.gpus,
+                      runs_per_gpu=runs_per_gpu, gpu_memory_mb=gpu_memory_mb)  # fmt: skip
     import keras
 
     from ablate.data.pipeline import evaluation_pipeline, split_batches, training_pipeline
