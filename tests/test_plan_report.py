@@ -51,6 +51,8 @@ def keep_params(workdir: Path, cell: str, seed: int, **changes) -> None:
     resolved = resolve_study(CONFIG, workdir)
     settings = {**resolved.cells[cell].settings.as_dict(), **changes}
     params = run_params(describe_cell(resolved, cell), seed, resolved.dataset.images(), settings)
+    # as a train job writes it: a record of what ran beside the settings, not a setting
+    params["provenance"] = {"workflow": {"commit": "0" * 40, "dirty": False}}
     path = workdir / paths.fill(paths.PARAMS, study="s", cell=cell, seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(params))

@@ -74,6 +74,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path, dict[str, Any]]:
                 "description": {}, "state": str(run / "state"),
             },
             "wildcards": {"seed": "1"},
+            "resources": {"runs_per_gpu": 1},  # gpu_memory_mb unset, as Snakemake leaves it
         },
         "log": [str(run / "train.log")],
         "threads": 2,

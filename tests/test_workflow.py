@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import planned_jobs, run_study, snakemake, tiny_config, write_config
+from conftest import REPO, planned_jobs, run_study, snakemake, tiny_config, write_config
 from PIL import Image
 
 TINY_CELLS = [
@@ -280,6 +280,23 @@ def test_params_yaml_holds_the_resolved_settings(tiny_run):
     assert params["model"]["filters"] == [4, 8]
     assert params["dataset"] == {"image_size": [16, 16], "color_mode": "grayscale"}
     assert params["epochs"] == 2
+
+
+def test_every_run_and_the_study_record_the_commit_and_versions_that_produced_them(tiny_run):
+    from ablate.provenance import git_state, versions
+
+    # The checkout the tests run from (a CI clone is one); its state as the runs saw it.
+    expected = {"workflow": git_state(REPO), "versions": versions()}
+    assert expected["workflow"]["commit"] and expected["versions"]["tensorflow"]
+    for seed in (1, 2):
+        params = yaml.safe_load(
+            (run_dir(tiny_run, TINY_CELLS[0], seed) / "params.yaml").read_text()
+        )
+        assert params["provenance"] == expected  # no GPU here: no gpus, no cuda
+    study = yaml.safe_load((tiny_run / "results" / "tiny" / "study.yaml").read_text())
+    assert study["provenance"] == expected
+    page = (tiny_run / "results" / "tiny" / "tables" / "study.html").read_text()
+    assert expected["workflow"]["commit"] in page  # the report's study page shows it
 
 
 def test_kept_checkpoint_is_the_epoch_with_the_lowest_validation_loss(tiny_run):

@@ -19,6 +19,6 @@ with log_to(snakemake.log[0]):
         summary_path=snakemake.output.summary,
         state_dir=snakemake.params.state,
         runs_per_gpu=snakemake.resources.runs_per_gpu,
-        gpu_memory_mb=snakemake.resources.get("gpu_memory_mb"),
+        gpu_memory_mb=getattr(snakemake.resources, "gpu_memory_mb", None),  # unset: None
     )
 runtime.skip_final_collection()

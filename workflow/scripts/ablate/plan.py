@@ -106,6 +106,7 @@ def plan(workdir: Path, configfile: Path, gpus: int = 1, extra: Sequence[str] = 
                 study.cells[cell].settings.as_dict(),
             )
             old = yaml.safe_load(kept.read_text())
+            old.pop("provenance", None)  # a record of what ran, not a setting
             why = differences(old, new) or [job.get("reason") or "inputs changed"]
         # its own last run, else the median of the runs done (none: no estimate at all)
         estimate += seconds.get((cell, seed), typical or 0.0)

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ablate import paths, status
+from ablate import paths, provenance, status
 from ablate.data.split import class_names as read_class_names
 from ablate.settings import CellSettings, run_params
 from ablate.train import runtime
@@ -230,7 +230,9 @@ class RunOutputs:
         epochs = pd.read_csv(history)
         epochs["epoch"] += 1
         epochs.to_csv(self.history, index=False)
-        Path(self.params).write_text(yaml.safe_dump(dict(params), sort_keys=False))
+        # What produced the run, beside its settings: a record, not a param (no rerun).
+        recorded = {**params, "provenance": provenance.record()}
+        Path(self.params).write_text(yaml.safe_dump(recorded, sort_keys=False))
         Path(self.summary).write_text(json.dumps(summary, indent=2) + "\n")
 
     def failed(
