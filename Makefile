@@ -19,10 +19,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules && $(VENV)/bin/snakemake --lint
 
-# Every GPU path once, on a machine with an NVIDIA GPU (bench/gpu_check.py; at most 8 min):
+# Every GPU path once, on a machine with an NVIDIA GPU (bench/gpu_check.py; at most 10 min):
 # the gpu tests, the input pipeline at 224x224, a CIFAR-sized study with mixed precision
-# and XLA. It looks for the GPU before it installs the CUDA build of TensorFlow into
-# $(GPU_VENV); figures go to docs/benchmarks.md, the log to results/gpu-check/.
+# and XLA, 4 runs packed on the GPU against 4 in turn. It looks for the GPU before it
+# installs the CUDA build of TensorFlow into $(GPU_VENV); figures go to
+# docs/benchmarks.md, the log to results/gpu-check/.
 GPU_VENV ?= .venv-gpu
 gpu-check:
 	@nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || { echo "gpu-check: no NVIDIA GPU here \

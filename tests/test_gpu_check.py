@@ -72,9 +72,9 @@ def test_pytest_counts_read_the_closing_line():
 
 def test_a_cpu_rehearsal_runs_every_step_and_writes_its_figures(tmp_path):
     """The steps at toy sizes: the gpu tests (skipped here), the throughput bench with
-    both placements, the S5 study through the real snakemake, and its baseline's 4 seeds in
-    turn and packed (on the CPU here); the figures go into the
-    rehearsal's own benchmarks.md, and docs/benchmarks.md is left alone."""
+    both placements, the S5 study through the real snakemake, and its baseline's 2 seeds in
+    turn and packed (on the CPU here); the figures go into the rehearsal's own
+    benchmarks.md, and docs/benchmarks.md is left alone."""
     docs = (REPO / "docs" / "benchmarks.md").read_text()
     out = tmp_path / "out"
     done = subprocess.run(
@@ -104,7 +104,7 @@ def test_a_cpu_rehearsal_runs_every_step_and_writes_its_figures(tmp_path):
     for row in study:
         assert "| ok |" in row and "| mixed_float16 | True |" in row
     assert "| gpu tests | passed (no gpu test ran) |" in figures
-    packed = r"\| packed \| passed \| \d+ \| runs 4, train s [\d.]+, throughput / in turn [\d.]+ \|"
+    packed = r"\| packed \| passed \| \d+ \| runs 2, train s [\d.]+, throughput / in turn [\d.]+ \|"
     assert re.search(packed, figures), figures
     assert "skipped" in figures  # the gpu tests' counts
     assert "$ " in log and "snakemake" in log  # every command and its output

@@ -38,7 +38,7 @@ def configure(
     runs_per_gpu: int = 1,
     gpu_memory_mb: int | None = None,
 ) -> None:
-    """Seed every generator, make ops deterministic, bound CPU threads, let GPU memory grow.
+    """Seed every generator, make ops deterministic, bound CPU threads and GPU memory.
 
     ``claim``: GPUs this job holds (ablate.train.gpu_slots), claimed before TensorFlow
     starts; 0 hides them all; None leaves the visible GPUs as they are. With
