@@ -19,6 +19,7 @@ from ablate.data.sources import source_fingerprint as fingerprint_of
 from ablate.config import ConfigError, resolve_study, runtime_minutes, with_defaults
 from ablate.design import looks_of
 from ablate.settings import describe_cell
+from ablate.train import user_models
 
 # One line naming the key and the file, before any job; then Snakemake's own validation
 # (defaults are filled by ablate.config, from the same schema, also into `config`, which
@@ -240,6 +241,13 @@ def cell_settings(wildcards):
 
 def cell_description(wildcards):
     return describe_cell(STUDY, study_cell(wildcards).name)
+
+
+def own_model_file(wildcards):
+    """The file of a cell's own model builder (`file:PATH:FUNCTION`): an input of its
+    train jobs, so that editing the file retrains exactly the cells that use it."""
+    name = study_cell(wildcards).settings.model["name"]
+    return [str(user_models.model_file(name))] if user_models.is_own(name) else []
 
 
 def train_runtime(wildcards, attempt):

@@ -3,6 +3,7 @@ rule train:
         train=split_input("train"),
         validation=split_input("validation"),
         manifest=paths.MANIFEST,
+        model_file=own_model_file,
     output:
         model=paths.MODEL,
         history=paths.HISTORY,

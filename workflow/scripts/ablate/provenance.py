@@ -12,6 +12,7 @@ import hashlib
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,10 @@ def gpu_details() -> dict[str, Any]:
     return {"gpus": names, "cuda": tf.sysconfig.get_build_info().get("cuda_version")}
 
 
-def record(root: Path = WORKFLOW_ROOT) -> dict[str, Any]:
-    """Everything above, for a run's params.yaml or the study's study.yaml."""
-    return {"workflow": git_state(root), "versions": versions(), **gpu_details()}
+def record(root: Path = WORKFLOW_ROOT, files: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Everything above, for a run's params.yaml or the study's study.yaml, with the
+    sha256 of each of ``files`` (a user's model file)."""
+    found = {"workflow": git_state(root), "versions": versions(), **gpu_details()}
+    if files:
+        found["files"] = {str(f): hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files}
+    return found

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ablate.registry import Registry
+from ablate.train import user_models
 from ablate.train.applications import (
     APPLICATIONS,
     PREFIX,
@@ -21,18 +22,34 @@ from ablate.train.applications import (
 
 
 class ModelRegistry(Registry):
-    """The registered builders, and ``keras_app:<Application>`` for every supported
-    keras.applications model (left out of ``names()``: they are a family, not entries)."""
+    """The registered builders, ``keras_app:<Application>`` for every supported
+    keras.applications model, and ``file:PATH:FUNCTION`` for a builder of the user's own
+    (ablate.train.user_models); the two families are left out of ``names()``."""
 
     def __contains__(self, name: object) -> bool:
         if isinstance(name, str) and name.startswith(PREFIX):
             return name.removeprefix(PREFIX) in APPLICATIONS
-        return super().__contains__(name)
+        return user_models.is_own(name) or super().__contains__(name)
 
     def get(self, name: str) -> Any:
         if isinstance(name, str) and name.startswith(PREFIX):
             return functools.partial(keras_application, application_name(name))
+        if user_models.is_own(name):
+            return functools.partial(user_models.build, name)
         return super().get(name)
+
+    def arguments(self, name: str) -> tuple[str, ...] | None:
+        if user_models.is_own(name):  # read from the file each time: the user edits it
+            return user_models.arguments(name)
+        return super().arguments(name)
+
+    def check(self, spec: Mapping[str, Any], key: str) -> None:
+        try:
+            super().check(spec, key)
+        except ValueError as error:  # the file's own problems name the key here
+            if not user_models.is_own(spec.get("name")) or str(error).startswith("config key"):
+                raise
+            raise ValueError(f"config key '{key}.name': {error}") from None
 
     def unknown_message(self, name: str) -> str:
         if isinstance(name, str) and name.startswith(PREFIX):
@@ -41,7 +58,8 @@ class ModelRegistry(Registry):
             except ValueError as error:
                 return str(error)
         return super().unknown_message(name) + (
-            f" Or {PREFIX}<name> for keras.applications ({', '.join(list(APPLICATIONS)[:4])}, ...)."
+            f" Or {PREFIX}<name> for keras.applications ({', '.join(list(APPLICATIONS)[:4])}, "
+            f"...), or {user_models.PREFIX}<file>:<function> for a builder of your own."
         )
 
 
@@ -56,6 +74,8 @@ def smallest_input(spec: Mapping[str, Any]) -> int:
     name = spec["name"]
     if name.startswith(PREFIX):
         return smallest_application_input(application_name(name))
+    if user_models.is_own(name):
+        return 1  # the user's builder knows its own limits; Keras says if it breaks
     return SMALLEST[name](**{key: value for key, value in spec.items() if key != "name"})
 
 
@@ -288,10 +308,7 @@ def model_builder(name: str) -> Callable[..., Any]:
 
 
 def check_model_spec(spec: Mapping[str, Any], key: str = "model") -> None:
-    """Raise ValueError for an unknown model name or argument, without building anything.
-
-    Kept for callers of the older API; the same as ``MODELS.check(spec, key)``.
-    """
+    """``MODELS.check(spec, key)``, kept for callers of the older API."""
     MODELS.check(spec, key)
 
 

@@ -31,7 +31,7 @@ import yaml
 from ablate import paths, provenance, status
 from ablate.data.split import class_names as read_class_names
 from ablate.settings import CellSettings, run_params
-from ablate.train import runtime
+from ablate.train import runtime, user_models
 from ablate.train.state import TrainingState, best_row
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,9 @@ def train_cell(
     done, best_so_far = state.resume_point(params, monitor)
     if done:
         log.info("resuming after epoch %d (best %s so far: %s)", done, monitor, best_so_far)
-    outputs = RunOutputs(model_path, history_path, params_path, summary_path)
+    name = cell.model["name"]
+    own = [user_models.model_file(name)] if user_models.is_own(name) else []
+    outputs = RunOutputs(model_path, history_path, params_path, summary_path, tuple(own))
     tensorboard = tensorboard_folder(params, tensorboard_dir) if cell.tensorboard else None
     started = time.perf_counter()
     try:
@@ -220,6 +222,7 @@ class RunOutputs:
     history: str | Path
     params: str | Path
     summary: str | Path
+    files: tuple[Path, ...] = ()  # whose sha256 the provenance records (own model file)
 
     def write(
         self, model: Path, history: Path, params: Mapping[str, Any], summary: Mapping[str, Any]
@@ -231,7 +234,7 @@ class RunOutputs:
         epochs["epoch"] += 1
         epochs.to_csv(self.history, index=False)
         # What produced the run, beside its settings: a record, not a param (no rerun).
-        recorded = {**params, "provenance": provenance.record()}
+        recorded = {**params, "provenance": provenance.record(files=self.files)}
         Path(self.params).write_text(yaml.safe_dump(recorded, sort_keys=False))
         Path(self.summary).write_text(json.dumps(summary, indent=2) + "\n")
 
