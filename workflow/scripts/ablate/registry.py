@@ -119,7 +119,10 @@ class Registry:
                 else f"a {self.kind} needs a name. Valid names: {', '.join(self.names())}."
             )
             raise ValueError(f"config key '{key}.name': {what}")
-        accepted = self.arguments(name)
+        try:
+            accepted = self.arguments(name)
+        except ValueError as error:  # an entry whose arguments are read from elsewhere
+            raise ValueError(f"config key '{key}.name': {error}") from None
         if accepted is None:
             return
         for argument in spec:

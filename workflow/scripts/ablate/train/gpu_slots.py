@@ -33,6 +33,7 @@ from typing import IO
 log = logging.getLogger(__name__)
 
 LOCK_DIR = Path(tempfile.gettempdir()) / "ablate-gpu-slots"
+WAIT_SECONDS = 600.0  # how long a claim waits where Snakemake's gpu count is exact
 _held: list[IO[str]] = []  # open lock files: the claim lasts as long as the process
 
 
@@ -51,7 +52,7 @@ def gpu_indices() -> list[str]:
 def claim_gpus(
     count: int,
     lock_dir: Path = LOCK_DIR,
-    wait_seconds: float | None = 600.0,
+    wait_seconds: float | None = WAIT_SECONDS,
     runs_per_gpu: int = 1,
 ) -> list[str] | None:
     """Claim ``count`` free GPUs for this process and make them the only visible ones.

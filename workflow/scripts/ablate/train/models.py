@@ -43,14 +43,6 @@ class ModelRegistry(Registry):
             return user_models.arguments(name)
         return super().arguments(name)
 
-    def check(self, spec: Mapping[str, Any], key: str) -> None:
-        try:
-            super().check(spec, key)
-        except ValueError as error:  # the file's own problems name the key here
-            if not user_models.is_own(spec.get("name")) or str(error).startswith("config key"):
-                raise
-            raise ValueError(f"config key '{key}.name': {error}") from None
-
     def unknown_message(self, name: str) -> str:
         if isinstance(name, str) and name.startswith(PREFIX):
             try:

@@ -46,10 +46,10 @@ def configure(
     ``gpu_memory_mb`` caps this job's memory on each GPU instead of letting it grow.
     """
     if claim is not None:
-        from ablate.train.gpu_slots import claim_gpus
+        from ablate.train.gpu_slots import WAIT_SECONDS, claim_gpus
 
         # Shared GPUs: a whole-GPU cell may wait for the shared runs on its GPUs to end.
-        wait = None if runs_per_gpu > 1 else 600.0
+        wait = None if runs_per_gpu > 1 else WAIT_SECONDS
         claim_gpus(claim, wait_seconds=wait, runs_per_gpu=runs_per_gpu)
     import keras
     import tensorflow as tf
