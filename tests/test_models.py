@@ -300,7 +300,7 @@ def test_keras_app_names_and_options_are_checked_without_tensorflow():
     with pytest.raises(
         ValueError,
         match=r"'model.freeze': unknown argument of model 'keras_app:ResNet50'\. "
-        r"Accepted: weights, fine_tune_from, head_dropout\.$",
+        r"Accepted: weights, fine_tune_from, head_dropout, remove\.$",
     ):
         check_model_spec({"name": "keras_app:ResNet50", "freeze": True})
     with pytest.raises(ValueError, match=r"keras_app:<name>"):

@@ -73,7 +73,7 @@ def test_static_argument_tables_match_the_installed_keras(registry, module):
             {"name": "cifar_cnn", "head_dropuot": 0.5},
             "config key 'base.model.head_dropuot': unknown argument of model 'cifar_cnn'. "
             "Did you mean 'head_dropout'? Accepted: filters, dense_units, dropout, "
-            "head_dropout, batch_norm, l2, initializer.",
+            "head_dropout, batch_norm, l2, initializer, remove.",
         ),
         (
             MODELS,
@@ -81,7 +81,7 @@ def test_static_argument_tables_match_the_installed_keras(registry, module):
             {"name": "keras_app:MobileNetV2", "fine_tune": "block_16"},
             "config key 'factors.model.transfer.model.fine_tune': unknown argument of model "
             "'keras_app:MobileNetV2'. Did you mean 'fine_tune_from'? Accepted: weights, "
-            "fine_tune_from, head_dropout.",
+            "fine_tune_from, head_dropout, remove.",
         ),
     ],
     ids=["optimizer", "augmentation", "mixing", "model", "keras_app"],

@@ -27,6 +27,7 @@ from ablate.design import (
     check_design_keys,
     check_level_names,
     expand_design,
+    leave_one_out,
     merge_shared,
     seed_rounds,
 )
@@ -273,7 +274,7 @@ def resolve_study(config: Mapping[str, Any], workdir: str | Path = ".") -> Study
     """
     check_level_names(config)
     check_design_keys(config)
-    config = with_defaults(config)  # validates too: one line naming the key if wrong
+    config = leave_one_out(with_defaults(config))  # validates: one line naming the key
     dataset = dataset_settings(config["dataset"])
     try:
         check_source(dataset.as_dict(), "dataset.source", workdir=workdir)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ablate import fractional
+from ablate.registry import did_you_mean
 
 BASE_CELL = "base"
 DESIGNS = ("full", "one-at-a-time", "list", "fractional", "screening")
@@ -128,6 +130,16 @@ def check_design_keys(config: Mapping[str, Any]) -> None:
     """``resolution`` belongs to design 'fractional', which needs it (checked before the
     schema, so that this clearer line wins over the schema's)."""
     design, resolution = config.get("design", "full"), config.get("resolution")
+    if isinstance(design, Mapping) and set(design) != {"leave_one_out"}:
+        raise ConfigError(
+            f"config key 'design': a mapping is {{leave_one_out: [component, ...]}}, not "
+            f"{{{', '.join(map(str, design))}}}."
+        )
+    if isinstance(design, str) and design not in DESIGNS:
+        raise ConfigError(
+            f"config key 'design': unknown design '{design}'.{did_you_mean(design, DESIGNS)} "
+            f"Use {', '.join(DESIGNS)} or {{leave_one_out: [component, ...]}}."
+        )
     if resolution is not None and design != "fractional":
         raise ConfigError(
             f"config key 'resolution': only with design 'fractional', not '{design}'; "
@@ -138,6 +150,48 @@ def check_design_keys(config: Mapping[str, Any]) -> None:
             "config key 'resolution': design 'fractional' needs resolution 3, 4 or 5 "
             "(3: fewest runs, main effects aliased with interactions; 5: none aliased)."
         )
+
+
+REMOVE_FACTOR = "remove"  # the factor a leave-one-out design adds
+
+
+def leave_one_out(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A config whose design is ``{leave_one_out: [component, ...]}`` as the study it
+    stands for (Maggy's leave-one-component-out ablation): design 'one-at-a-time' over its
+    factors and a factor 'remove' whose first level, 'none', is the whole model and whose
+    other levels each remove one component (``model.remove``) on top of any the base
+    removes already. Other configs are returned as they are."""
+    design = config.get("design")
+    if not isinstance(design, Mapping):
+        return dict(config)
+    factors = dict(config.get("factors") or {})
+    if REMOVE_FACTOR in factors:
+        raise ConfigError(
+            f"config key 'factors.{REMOVE_FACTOR}': design leave_one_out adds a factor "
+            f"'{REMOVE_FACTOR}' itself; rename this factor."
+        )
+    already = list(((config.get("base") or {}).get("model") or {}).get("remove") or [])
+    levels: dict[str, Any] = {"none": {}}
+    for component in design["leave_one_out"]:
+        level = _level_name(component)
+        if level in levels:
+            raise ConfigError(
+                f"config key 'design.leave_one_out': '{component}' would be level '{level}' "
+                "of factor 'remove', which another entry (or the whole model, 'none') is "
+                "already; name the component differently."
+            )
+        levels[level] = {"model": {"remove": [*already, component]}}
+    factors[REMOVE_FACTOR] = levels
+    baseline = {**(config.get("baseline") or {}), REMOVE_FACTOR: "none"}
+    return {**config, "factors": factors, "baseline": baseline, "design": "one-at-a-time"}
+
+
+def _level_name(component: str) -> str:
+    """A level name (lower case letters and digits, single '-', '_' or '.' between) for a
+    layer name or prefix: 'block1_se' stays, 'SE_' becomes 'se', 'a/b' becomes 'a-b'."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", component.lower())
+    name = re.sub(r"[._-]{2,}", lambda run: run.group()[0], name).strip("._-")
+    return name or "component"
 
 
 def expand_design(

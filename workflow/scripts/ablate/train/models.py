@@ -55,7 +55,8 @@ class ModelRegistry(Registry):
         )
 
 
-MODELS = ModelRegistry("model")
+# `remove` (ablate.train.removal) is taken by every model: build_model applies it.
+MODELS = ModelRegistry("model", handled=("remove",))
 # Model name -> smallest height and width it takes, from its builder arguments (the
 # builder's defaults where the config leaves one out): each entry's spatial reductions.
 SMALLEST: dict[str, Callable[..., int]] = {}
@@ -305,7 +306,11 @@ def check_model_spec(spec: Mapping[str, Any], key: str = "model") -> None:
 
 
 def build_model(spec: Mapping[str, Any], input_shape: Sequence[int], num_classes: int) -> Any:
-    """Build the model named by ``spec['name']`` with the rest of ``spec`` as options."""
+    """Build the model named by ``spec['name']`` with the rest of ``spec`` as options, then
+    remove the layers its ``remove`` names."""
+    from ablate.train.removal import remove_layers
+
     MODELS.check(spec, "model")
-    options = {k: v for k, v in spec.items() if k != "name"}
-    return model_builder(spec["name"])(input_shape, num_classes, **options)
+    options = {k: v for k, v in spec.items() if k not in ("name", "remove")}
+    model = model_builder(spec["name"])(input_shape, num_classes, **options)
+    return remove_layers(model, spec.get("remove") or [])
