@@ -111,6 +111,22 @@ def test_a_layer_inside_a_keras_application_is_removed_there():
     assert predict(removed, np.zeros((1, 32, 32, 3))).shape == (1, 4)
 
 
+def test_a_sequential_model_loses_its_layers_too():
+    from keras import layers
+
+    chain = [layers.Conv2D(4, 3, padding="same", name="conv"),
+             layers.BatchNormalization(name="bn"), layers.Dropout(0.2, name="drop"),
+             layers.Flatten(name="flatten"), layers.Dense(3, name="classes")]  # fmt: skip
+    model = keras.Sequential([keras.Input((16, 16, 1)), *chain], name="chain")
+    removed = remove_layers(model, ["bn", "drop"])
+    assert names(removed)[1:] == ["conv", "flatten", "classes"]
+    expected = chain[4](chain[3](chain[0](IMAGES)))
+    np.testing.assert_allclose(predict(removed), np.asarray(expected), rtol=1e-6)
+    unbuilt = keras.Sequential([layers.Dense(3, name="classes")], name="unbuilt")
+    with pytest.raises(ValueError, match=r"^model\.remove: Sequential model 'unbuilt' has no"):
+        remove_layers(unbuilt, ["classes"])
+
+
 @pytest.mark.parametrize(
     ("spec", "entries", "message"),
     [
@@ -164,6 +180,13 @@ def test_leave_one_out_adds_a_cell_per_component_beside_the_whole_model():
         "augmentation-none__regularization-dropout__remove-none",
         "augmentation-none__regularization-none__remove-bn1",
     ]
+
+
+def test_the_leave_one_out_example_plans_with_a_model_of_your_own():
+    config = yaml.safe_load((REPO / "studies" / "own-model" / "leave-one-out.yaml").read_text())
+    study = resolve_study(config, REPO)
+    assert list(study.cells) == ["remove-none", "remove-block1_se", "remove-block2_se"]
+    assert study.cells["remove-block2_se"].settings.model["remove"] == ["block2_se"]
 
 
 @pytest.mark.parametrize(

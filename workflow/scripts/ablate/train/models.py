@@ -40,7 +40,8 @@ class ModelRegistry(Registry):
 
     def arguments(self, name: str) -> tuple[str, ...] | None:
         if user_models.is_own(name):  # read from the file each time: the user edits it
-            return user_models.arguments(name)
+            own = user_models.arguments(name)
+            return None if own is None else (*own, *self.handled)
         return super().arguments(name)
 
     def unknown_message(self, name: str) -> str:

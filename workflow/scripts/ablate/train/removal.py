@@ -72,10 +72,12 @@ def _rebuild(model: Any, removed: set[int]) -> Any:
     layers bypassed and nested models holding removed layers rebuilt the same way."""
     import keras
 
+    if isinstance(model, keras.Sequential):
+        model = _as_functional(model)
     if not _is_functional(model):
         raise ValueError(
-            f"model.remove: model '{model.name}' is not a functional Keras model (built with "
-            "keras.Model(inputs, outputs)), so its layers cannot be rewired; build it that way."
+            f"model.remove: model '{model.name}' is a subclassed Keras model, whose layers "
+            "cannot be rewired; build it with keras.Model(inputs, outputs) or keras.Sequential."
         )
     nested = {
         id(layer): _rebuild(layer, removed)
@@ -111,6 +113,23 @@ def _rebuild(model: Any, removed: set[int]) -> Any:
         tensors.setdefault(exit_id, tensors[id(entry)])
     outputs = [tensors[id(x)] for x in model.outputs]
     return keras.Model(model.inputs, outputs[0] if len(outputs) == 1 else outputs, name=model.name)
+
+
+def _as_functional(model: Any) -> Any:
+    """A Sequential model's layers called in turn on a new input: a functional model."""
+    import keras
+
+    try:
+        shape = model.inputs[0].shape
+    except (AttributeError, ValueError, IndexError):
+        raise ValueError(
+            f"model.remove: Sequential model '{model.name}' has no input yet; start it with "
+            "keras.Input(shape=input_shape) so that its layers' shapes are known."
+        ) from None
+    x = inputs = keras.Input(batch_shape=shape, name=f"{model.name}_input")
+    for layer in model.layers:
+        x = layer(x)
+    return keras.Model(inputs, x, name=model.name)
 
 
 def _bypasses(model: Any, cut: list[Any], kept: list[Any]) -> dict[int, Any]:
