@@ -24,6 +24,7 @@ localrules:
     decide,
     describe,
     figures,
+    mlflow,
     tables,
 
 
@@ -35,6 +36,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/adaptive.smk"
 include: "workflow/rules/results.smk"
+include: "workflow/rules/tracking.smk"
 
 
 rule all:

@@ -181,7 +181,8 @@ SHARED_GROUPS = {"test_adaptive": "adaptive", "test_slurm": "adaptive"}
 # The longest groups start first, so that the last to finish is a short one (from
 # pytest's --durations; docs/benchmarks.md, "Test suite time"). The rest keep their order.
 LONGEST_FIRST = ["test_default_study", "adaptive", "test_studies", "test_workflow",
-                 "test_gpu_check", "test_resume", "test_plan", "test_sources_workflow"]  # fmt: skip
+                 "test_mlflow", "test_gpu_check", "test_resume", "test_plan",
+                 "test_sources_workflow"]  # fmt: skip
 
 
 def test_group(path: str | Path) -> str:

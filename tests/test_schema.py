@@ -30,7 +30,7 @@ def with_base(**settings):
             {**CONFIG, "bogus": 1},
             "key '(top level)': Additional properties are not allowed ('bogus' was "
             "unexpected). Allowed keys here: study, dataset, base, factors, design, "
-            "resolution, cells, baseline, seeds, resources, checks, partial.",
+            "resolution, cells, baseline, seeds, resources, checks, partial, mlflow.",
         ),
         # a required key names no allowed keys: the object's schema has properties too
         ({**CONFIG, "seeds": {"min": 2, "max": 8}}, "key 'seeds': 'step' is a required property."),

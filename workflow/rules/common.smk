@@ -266,3 +266,20 @@ def per_cell(setting):
         return getattr(study_cell(wildcards).settings, setting)
 
     return of_cell
+
+
+# `snakemake mlflow` (workflow/rules/tracking.smk): not part of `all`. Its files are the
+# study's own, without a wildcard, so that the rule's name is a target.
+def study_path(pattern):
+    return paths.fill(pattern, study=STUDY.name)
+
+
+def mlflow_tracking_uri():
+    """`--config mlflow=URI`, else the study's own SQLite store (the params trigger logs
+    the study again when it changes)."""
+    return config.get("mlflow") or "sqlite:///" + study_path(paths.MLFLOW_STORE)
+
+
+def mlflow_artifacts():
+    """Where the study's own store keeps artifacts; a server decides for itself."""
+    return None if config.get("mlflow") else study_path(paths.MLFLOW_ARTIFACTS)

@@ -118,7 +118,7 @@ rule describe:
     conda:
         "../../envs/ablate.yaml"
     params:
-        config={key: value for key, value in config.items() if key != "partial"},
+        config={k: v for k, v in config.items() if k not in ("partial", "mlflow")},
         cells=cell_table(),
     script:
         "../scripts/describe.py"

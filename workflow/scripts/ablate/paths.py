@@ -59,6 +59,15 @@ TABLE = STUDY + "/tables/{name}.html"
 FIGURE = STUDY + "/figures/{name}.png"
 REPORT = STUDY + "/report.html"
 
+# `snakemake mlflow`: every finished run logged to MLflow. The default tracking store
+# (SQLite, MLflow 3's local backend) and its artifacts are not declared outputs: Snakemake
+# would delete them before rerunning the step, and with them every run logged before.
+# LOGGED is the step's output: the MLflow run of each cell x seed, and what was done.
+MLFLOW = STUDY + "/mlflow"
+MLFLOW_STORE = MLFLOW + "/mlflow.db"
+MLFLOW_ARTIFACTS = MLFLOW + "/artifacts"
+MLFLOW_LOGGED = MLFLOW + "/logged.csv"
+
 
 def log(step: str, per: str | None = None) -> str:
     """Log file of a step: ``logs/<step>.log``, or one per ``per`` ('run', 'split' or
