@@ -79,7 +79,7 @@ def test_a_builder_of_your_own_resolves_with_its_arguments_as_any_model(project)
     [
         ({"name": "file:models/net.py:build", "widht": 8},
          "config key 'base.model.widht': unknown argument of model 'file:models/net.py:build'."
-         " Did you mean 'width'? Accepted: width, dropout."),
+         " Did you mean 'width'? Accepted: width, dropout, remove."),
         ({"name": "file:models/gone.py:build"},
          "config key 'base.model.name': model file models/gone.py not found (paths are "
          "relative to the working directory, "),

@@ -405,7 +405,7 @@ def test_train_jobs_claim_the_gpus_their_cell_asks_for(tmp_path):
     ("patch", "expected"),
     [
         ({"base": {"epoch": 3}}, ["'epoch' was unexpected"]),
-        ({"design": "fulll"}, ["'fulll' is not one of", "one-at-a-time"]),
+        ({"design": "fulll"}, ["unknown design 'fulll'. Did you mean 'full'?", "one-at-a-time"]),
         ({"seeds": [1, "two"]}, ["'two' is not of type 'integer'"]),
         ({"dataset": {"source": "builtin:digits", "color_mode": "cmyk"}}, ["'cmyk'", "grayscale"]),
         ({"base": {"model": {"name": "resnet9"}}}, ["unknown model 'resnet9'", "small_convnet"]),
