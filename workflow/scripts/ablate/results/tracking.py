@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from ablate import status
+from ablate.results.io import read_table
 
 INSTALL = "MLflow is not installed: pip install -e '.[mlflow]' (or pip install 'mlflow>=3.18,<4')"
 # Set last, once everything else of a run is logged: a run without it (a step killed
@@ -85,9 +86,9 @@ def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def cell_verdicts(summary: str | Path) -> dict[str, str]:
     """Each cell's verdict against the baseline (summary.csv); 'baseline' for the baseline."""
-    table = pd.read_csv(summary, keep_default_na=False)
+    table = read_table(summary).fillna({"vs_baseline_verdict": ""})  # none: no pairs
     return {
-        row["cell"]: "baseline" if str(row["baseline"]) == "True" else row["vs_baseline_verdict"]
+        row["cell"]: "baseline" if row["baseline"] else row["vs_baseline_verdict"]
         for row in table.to_dict("records")
     }
 
