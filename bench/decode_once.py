@@ -70,8 +70,8 @@ def images_per_second(dataset, batches: int, batch_size: int) -> float:
 
 def input_throughput(split_root: Path, arrays: Path, batches: int, batch_size: int) -> dict:
     """{(source, augmented): median images/s of 3 alternating rounds}."""
+    from ablate.data.manifest import class_names
     from ablate.data.pipeline import folder_batches, gather_batches, training_pipeline
-    from ablate.data.split import class_names
     from ablate.train.augmentation import build_augmentation
 
     augmentation_spec = yaml.safe_load((REPO / "config.yaml").read_text())["factors"]

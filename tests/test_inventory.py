@@ -19,7 +19,7 @@ from PIL import Image
 
 from ablate import paths
 from ablate.data.inventory import walk
-from ablate.data.split import class_names, read_manifest
+from ablate.data.manifest import class_names, read_manifest
 
 STUDY = "tiny"
 # The train split's arrays: the split and one decode (TensorFlow starts once).

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from ablate.data.manifest import class_names, read_manifest
 from ablate.data.sources import fetch
-from ablate.data.split import SPLITS, class_names, materialise, read_manifest, split_dataset
+from ablate.data.split import SPLITS, materialise, split_dataset
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 

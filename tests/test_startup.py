@@ -25,8 +25,9 @@ SETTINGS = {
 SCRIPTS = REPO / "workflow" / "scripts"
 
 # Runs an entry script with a stand-in of Snakemake's `snakemake` object, then reports the
-# niceness of every thread of the process (TensorFlow's pools included) and whether the
-# objects alive at the end were frozen out of the final garbage collection.
+# niceness of every thread of the process (TensorFlow's pools included), whether the
+# objects alive at the end were frozen out of the final garbage collection, and which of
+# the modules Keras imports only if they are there the job loaded.
 RUNNER = """
 import gc, json, os, runpy, sys, types
 
@@ -41,7 +42,9 @@ niceness = []
 for task in os.listdir("/proc/self/task"):
     with open(f"/proc/self/task/{task}/stat") as stat:
         niceness.append(int(stat.read().rsplit(")", 1)[1].split()[16]))
-print(json.dumps({"started": started, "niceness": niceness, "frozen": gc.get_freeze_count()}))
+loaded = [name for name in ("sklearn", "matplotlib") if name in sys.modules]
+print(json.dumps({"started": started, "niceness": niceness, "frozen": gc.get_freeze_count(),
+                  "loaded": loaded}))
 """
 
 
@@ -89,6 +92,8 @@ def test_the_train_job_keeps_its_priority_and_skips_the_final_collection(trained
     # Training is the critical path of a study: it must not yield the cores to anyone.
     assert set(seen["niceness"]) == {seen["started"]}
     assert seen["frozen"] > 10_000  # TensorFlow's objects, left out of the last collection
+    # Neither Keras' scikit-learn wrapper nor its matplotlib gallery: ~2 s of every start-up.
+    assert seen["loaded"] == []
 
 
 def test_the_evaluate_job_runs_every_thread_in_the_background(trained, tmp_path):
@@ -118,6 +123,24 @@ def test_the_evaluate_job_runs_every_thread_in_the_background(trained, tmp_path)
     expected = min(seen["started"] + BACKGROUND_NICENESS, 19)
     assert set(seen["niceness"]) == {expected}
     assert seen["frozen"] > 10_000
+    assert seen["loaded"] == ["sklearn"]  # its metrics, not Keras' wrapper; no matplotlib
+
+
+def test_modules_skipped_while_keras_loads_can_still_be_imported_after():
+    code = (
+        "import sys\n"
+        "from ablate.train import runtime\n"
+        "runtime.import_tensorflow()\n"
+        "skipped = [name for name in runtime.SKIPPED_BY_KERAS if name in sys.modules]\n"
+        "import sklearn.metrics, matplotlib.pyplot\n"
+        "print(skipped, sklearn.metrics.accuracy_score([1, 0], [1, 1]))\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == "[] 0.5"
 
 
 def test_skipping_the_final_collection_still_runs_exit_handlers(tmp_path):

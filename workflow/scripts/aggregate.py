@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ablate import status
-from ablate.data.split import read_manifest
+from ablate.data.manifest import read_manifest
 from ablate.logs import log_to
 from ablate.results import checks, statistics
 from ablate.results import effects as effects_module

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ablate.data.split import read_manifest
+from ablate.data.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 

@@ -117,24 +117,25 @@ def shifted_correlation(first: np.ndarray, second: np.ndarray, shift: int = SHIF
     """Per pair of thumbnails (two (N, H, W) stacks), the highest Pearson correlation of
     their overlapping parts over every shift of up to ``shift`` pixels in each direction.
 
-    Window sums come from running row sums, so each shift costs one product sum (float32
-    on centred pixels: exact enough, several times faster than float64)."""
+    Window sums come from running sums (``_windows``), so each shift costs one product sum
+    (float32 on centred pixels: exact enough, several times faster than float64)."""
     first, second = (_centred(stack) for stack in (first, second))
     size = first.shape[1]
-    sums = [_integral(first), _integral(first**2), _integral(second), _integral(second**2)]
+    sa, saa = _windows(first, shift), _windows(first**2, shift)
+    sb, sbb = _windows(second, shift, -1), _windows(second**2, shift, -1)
     best = np.full(len(first), -1.0)
     for dy in range(-shift, shift + 1):
         for dx in range(-shift, shift + 1):
             ya, xa = slice(max(dy, 0), size + min(dy, 0)), slice(max(dx, 0), size + min(dx, 0))
             yb, xb = slice(max(-dy, 0), size + min(-dy, 0)), slice(max(-dx, 0), size + min(-dx, 0))
             count = (size - abs(dy)) * (size - abs(dx))
-            sa, saa = (_window(table, ya, xa) for table in sums[:2])
-            sb, sbb = (_window(table, yb, xb) for table in sums[2:])
-            sab = np.einsum("nij,nij->n", first[:, ya, xa], second[:, yb, xb], dtype=np.float32)
-            spread = (saa - sa * sa / count) * (sbb - sb * sb / count)
+            a, aa = (sums[dx][:, ya.stop] - sums[dx][:, ya.start] for sums in (sa, saa))
+            b, bb = (sums[dx][:, yb.stop] - sums[dx][:, yb.start] for sums in (sb, sbb))
+            ab = np.einsum("nij,nij->n", first[:, ya, xa], second[:, yb, xb], dtype=np.float32)
+            spread = (aa - a * a / count) * (bb - b * b / count)
             # A flat patch has no pattern to correlate: it matches nothing by this measure.
             value = np.divide(
-                sab - sa * sb / count, np.sqrt(np.maximum(spread, 0)),
+                ab - a * b / count, np.sqrt(np.maximum(spread, 0)),
                 out=np.zeros(len(first)), where=spread > 1e-6,
             )  # fmt: skip
             best = np.maximum(best, value)
@@ -146,16 +147,23 @@ def _centred(stack: np.ndarray) -> np.ndarray:
     return pixels - pixels.mean(axis=(1, 2), keepdims=True)
 
 
-def _integral(stack: np.ndarray) -> np.ndarray:
-    """Running sums along each row (float64), with a leading column of zeros."""
+def _windows(stack: np.ndarray, shift: int, sign: int = 1) -> dict[int, np.ndarray]:
+    """For each horizontal shift dx, the running sums down the rows (float64, a leading row
+    of zeros) of each row's sum over the columns that the shift keeps of this stack (those
+    from dx on for ``sign`` 1, up to width - dx for -1): any window's sum is then the
+    difference of two of them."""
     count, height, width = stack.shape
-    table = np.zeros((count, height, width + 1))
-    np.cumsum(stack, axis=2, dtype=np.float64, out=table[:, :, 1:])
-    return table
-
-
-def _window(table: np.ndarray, rows: slice, columns: slice) -> np.ndarray:
-    return (table[:, rows, columns.stop] - table[:, rows, columns.start]).sum(axis=1)
+    along = np.zeros((count, height, width + 1))
+    np.cumsum(stack, axis=2, dtype=np.float64, out=along[:, :, 1:])
+    found = {}
+    for dx in range(-shift, shift + 1):
+        move = sign * dx
+        columns = slice(max(move, 0), width + min(move, 0))
+        down = np.zeros((count, height + 1))
+        np.cumsum(along[:, :, columns.stop] - along[:, :, columns.start], axis=1,
+                  out=down[:, 1:])  # fmt: skip
+        found[dx] = down
+    return found
 
 
 def texture(thumbnails: np.ndarray) -> np.ndarray:

@@ -24,13 +24,13 @@ from ablate.data import duplicates
 from ablate.data.images import MAX_PIXELS, convert_to_rgb_png, inspect_image
 from ablate.data.inventory import counts, inventory
 from ablate.data.labels import IGNORED_COLUMNS, check_classes, list_labelled
+from ablate.data.manifest import MANIFEST_COLUMNS
 from ablate.data.splitters import SPLITS, assign_splits, natural_key
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SPLITS", "class_names", "read_manifest", "split_dataset"]
+__all__ = ["SPLITS", "split_dataset"]
 
-MANIFEST_COLUMNS = ["file", "class", "split", "sha256", "width", "height"]
 FOLDERS = {"from": "folders", "root": ""}
 FICLONE = 0x40049409  # Linux ioctl: a copy that shares the source's blocks (btrfs, XFS)
 # Why a readable image was not drawn into any split, by split mode.
@@ -173,15 +173,3 @@ def split_dataset(
     manifest = manifest[MANIFEST_COLUMNS]
     manifest.to_csv(manifest_path, index=False)
     return manifest
-
-
-def read_manifest(path: str | Path) -> pd.DataFrame:
-    """A split manifest with every name as text: a class named 'NA', 'None' or 'null'
-    stays a class, never a missing value."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return table.astype({"width": int, "height": int})
-
-
-def class_names(manifest_path: str | Path) -> list[str]:
-    """The classes of a split manifest, sorted: index i of a model's output is class i."""
-    return sorted(read_manifest(manifest_path)["class"].unique())

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ablate import status
-from ablate.data.split import class_names as read_class_names
-from ablate.data.split import read_manifest
+from ablate.data.manifest import class_names as read_class_names
+from ablate.data.manifest import read_manifest
 from ablate.results.metrics import TestMetrics, score, unscored
 from ablate.train import runtime
 

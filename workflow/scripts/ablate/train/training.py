@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from ablate import paths, provenance, status
-from ablate.data.split import class_names as read_class_names
+from ablate.data.manifest import class_names as read_class_names
 from ablate.settings import CellSettings, run_params
 from ablate.train import runtime, user_models
 from ablate.train.state import TrainingState, best_row
