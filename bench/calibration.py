@@ -243,7 +243,7 @@ def main() -> None:
         "compares two, '6 cells' a study of six (five comparisons with the first): the share "
         "of comparisons with a false verdict, and of studies with any (family-wise; under "
         "`multiplicity: none` beside it). Power: the share 'worse' of level b (c, d) at the "
-        "same seeds as a, alone ('2 cells') and in the study of all the bank's levels "
+        "same seeds as a, alone ('2 cells') and in the study of levels a to d "
         f"(a the baseline; {', '.join(others)} compared with it, one family). Target: false "
         "verdicts at most 5 %, per comparison and family-wise.",
         "",
