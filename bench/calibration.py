@@ -151,9 +151,9 @@ def real_row(bank: dict[str, np.ndarray], rng: np.random.Generator, seeds: int,
             return [a[pick], *(bank[level][pick] for level in ("b", *LIKE))]
 
         found = tally(like, repetitions)
-        for index, level in enumerate(("b", *LIKE)):
-            row[f"{level}_like"] = rate(found, DECIDED, index)
         row["b_like_worse"] = rate(found, [WORSE], 0)
+        for index, level in enumerate(LIKE, start=1):
+            row[f"{level}_like"] = rate(found, DECIDED, index)
     return row
 
 
@@ -260,7 +260,7 @@ def main() -> None:
         for level in others:
             cells += [percent(row[f"{level}_alone"]), percent(row[f"{level}_study"])]
         lines.append("| " + " | ".join(cells) + " |")
-    if "b_like" in real[0]:
+    if "b_like_worse" in real[0]:
         lines += like_table(bank, real)
     lines += [
         "",

@@ -48,14 +48,18 @@ print(json.dumps({"started": started, "niceness": niceness, "frozen": gc.get_fre
 """
 
 
-def run_entry(script: str, job: dict[str, Any]) -> dict[str, Any]:
+def run_python(code: str, *args: str, timeout: float = 300) -> str:
+    """Run ``code`` in a fresh interpreter that imports ablate; its stdout (it must exit 0)."""
     environment = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
-    result = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(SCRIPTS / script), json.dumps(job)],
-        capture_output=True, text=True, env=environment, timeout=600,
-    )  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                            text=True, env=environment, timeout=timeout)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout.splitlines()[-1])
+    return result.stdout
+
+
+def run_entry(script: str, job: dict[str, Any]) -> dict[str, Any]:
+    output = run_python(RUNNER, str(SCRIPTS / script), json.dumps(job), timeout=600)
+    return json.loads(output.splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -135,12 +139,7 @@ def test_modules_skipped_while_keras_loads_can_still_be_imported_after():
         "import sklearn.metrics, matplotlib.pyplot\n"
         "print(skipped, sklearn.metrics.accuracy_score([1, 0], [1, 1]))\n"
     )
-    environment = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[-2] == "[] 0.5"
+    assert run_python(code).splitlines()[-1] == "[] 0.5"
 
 
 def test_skipping_the_final_collection_still_runs_exit_handlers(tmp_path):
@@ -153,11 +152,6 @@ def test_skipping_the_final_collection_still_runs_exit_handlers(tmp_path):
         "runtime.skip_final_collection()\n"
         "print(len(gc.get_objects()))\n"
     )
-    environment = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
     # What the final collection still has to walk: almost nothing of TensorFlow's graph.
-    assert int(result.stdout.split()[-1]) < 1_000
+    assert int(run_python(code).split()[-1]) < 1_000
     assert mark.exists()
